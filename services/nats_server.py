@@ -22,6 +22,7 @@ import structlog
 
 __all__ = [
     "BINARY_NAME",
+    "STORE_DIR_ENV",
     "EmbeddedNatsServer",
     "NatsServerError",
     "find_nats_server",
@@ -34,6 +35,8 @@ _RANDOM_PORT = "-1"
 _HEALTH_PATH = "/healthz?js-enabled-only=true"
 _POLL_INTERVAL = 0.02
 _LOG_TAIL_LINES = 30
+# A config file takes its JetStream store directory from this variable (deploy/nats.conf does).
+STORE_DIR_ENV = "LEARNER_RECORDS_NATS_STORE"
 
 log = structlog.get_logger(__name__)
 
@@ -72,11 +75,13 @@ def find_nats_server() -> Path:
 class EmbeddedNatsServer:
     """A nats-server child process with JetStream enabled.
 
-    Host, ports and store directory given here override the same settings in
-    ``config_file`` (nats-server lets flags win); the file supplies the rest (limits,
-    max_payload, ...). Port 0 lets the server choose; the chosen ports are then kept,
-    so :meth:`restart` comes back on the same address with the same store, which is
-    what a connected client needs to reconnect.
+    Host and ports given here override those in ``config_file`` (nats-server lets flags
+    win); the file supplies the rest (limits, max_payload, ...) and takes the store
+    directory from ``$LEARNER_RECORDS_NATS_STORE``, which is set to ``store_dir``.
+
+    Port 0 lets the server choose; the chosen ports are then kept, so :meth:`restart`
+    comes back on the same address with the same store, which is what a connected
+    client needs to reconnect.
     """
 
     def __init__(
@@ -128,21 +133,27 @@ class EmbeddedNatsServer:
         """Start the server and return once JetStream answers its health check."""
         if self.is_running:
             return
+        self._terminate()  # reap a server that died by itself, if any
         binary = self._binary or find_nats_server()
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         # A file, not a pipe: nobody has to drain it, and the tail explains a failed start.
         self._log_handle = self.log_file.open("ab")
         self._log_offset = self._log_handle.tell()
-        self._process = subprocess.Popen(
-            self._command(binary),
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_handle,
-            stderr=subprocess.STDOUT,
-            # Own session: a Ctrl-C at the terminal reaches the service, which drains its
-            # consumers and then stops the server, rather than both dying at once.
-            start_new_session=True,
-        )
+        try:
+            self._process = subprocess.Popen(
+                self._command(binary),
+                env=self._environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log_handle,
+                stderr=subprocess.STDOUT,
+                # Own session: a Ctrl-C at the terminal reaches the service, which drains
+                # its consumers and then stops the server, rather than both dying at once.
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._terminate()
+            raise NatsServerError(f"cannot run {binary}: {exc}") from exc
         log.info("nats_server.starting", pid=self._process.pid, binary=str(binary))
         try:
             self._wait_until_ready()
@@ -181,14 +192,15 @@ class EmbeddedNatsServer:
         return b"".join(tail).decode(errors="replace")
 
     def _command(self, binary: Path) -> list[str]:
-        command = [str(binary)]
-        if self.config_file is not None:
+        command = [str(binary), "--jetstream"]
+        if self.config_file is None:
+            command += ["--store_dir", str(self.store_dir)]
+        else:
+            # nats-server refuses --store_dir when the file sets store_dir too; the file
+            # reads ours from the environment instead (see _environment).
             command += ["--config", str(self.config_file)]
         return [
             *command,
-            "--jetstream",
-            "--store_dir",
-            str(self.store_dir),
             "--addr",
             self.host,
             "--port",
@@ -198,6 +210,9 @@ class EmbeddedNatsServer:
             "--ports_file_dir",
             str(self.store_dir),
         ]
+
+    def _environment(self) -> dict[str, str]:
+        return {**os.environ, STORE_DIR_ENV: str(self.store_dir)}
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout
@@ -215,6 +230,7 @@ class EmbeddedNatsServer:
             if ports_known:
                 last_problem = self._health_problem()
                 if last_problem == "":
+                    self._check_store_dir()
                     return
             time.sleep(_POLL_INTERVAL)
         raise NatsServerError(
@@ -242,6 +258,17 @@ class EmbeddedNatsServer:
             return f"healthz {exc.code}: {exc.read().decode(errors='replace')}"
         except (OSError, ValueError) as exc:
             return f"healthz unreachable: {exc}"
+
+    def _check_store_dir(self) -> None:
+        """Refuse a config file that put the store somewhere other than ``store_dir``."""
+        with urllib.request.urlopen(self.monitoring_url + "/varz", timeout=1.0) as resp:
+            varz = json.load(resp)
+        actual = Path(varz["jetstream"]["config"]["store_dir"]).resolve()
+        if not actual.is_relative_to(self.store_dir.resolve()):
+            raise NatsServerError(
+                f"JetStream stores in {actual}, not under {self.store_dir}: the config file "
+                f"must say store_dir: ${STORE_DIR_ENV}"
+            )
 
     def _terminate(self) -> int | None:
         process, self._process = self._process, None
