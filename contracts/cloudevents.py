@@ -1,0 +1,139 @@
+"""The CloudEvents 1.0 envelope in structured JSON mode, generic over its ``data``.
+
+Each message type subclasses ``CloudEvent[SomeData]`` and narrows ``type`` to a
+``Literal``; the literal is the type's name everywhere (dispatch, schemas).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Final, Generic, Literal, Self, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from contracts.fields import NonEmptyStr, Timestamp, UriReference
+from contracts.jsonio import canonical_json_bytes, sha256_digest
+
+__all__ = [
+    "EXTENSION_NAME_PATTERN",
+    "JSON_CONTENT_TYPE",
+    "SPECVERSION",
+    "CloudEvent",
+    "Extension",
+    "event_type_of",
+]
+
+SPECVERSION: Final = "1.0"
+JSON_CONTENT_TYPE: Final = "application/json"
+# CloudEvents 1.0 section "Attribute Naming Convention" (≤ 20 is its SHOULD; we make it a MUST).
+EXTENSION_NAME_PATTERN = r"^[a-z0-9]{1,20}$"
+_EXTENSION_NAME_RE = re.compile(EXTENSION_NAME_PATTERN)
+_INT32 = range(-(2**31), 2**31)
+
+Extension = str | int | bool
+DataT = TypeVar("DataT", bound=BaseModel)
+
+
+def _envelope_schema(schema: dict[str, Any]) -> None:
+    # Every core attribute name also fits the extension pattern, so one
+    # propertyNames rule covers both; extensions are scalars (CloudEvents'
+    # String, Integer, Boolean in JSON).
+    if schema.get("additionalProperties") is not False:
+        schema["propertyNames"] = {"pattern": EXTENSION_NAME_PATTERN}
+        schema["additionalProperties"] = {"type": ["string", "integer", "boolean"]}
+
+
+class CloudEvent(BaseModel, Generic[DataT]):
+    """The required context attributes plus ``data``; other top-level keys are extensions.
+
+    The optional ``datacontenttype`` and ``dataschema`` are declared by the
+    subclasses, which differ: inbound events may carry them, ours always say
+    application/json and never name a schema.
+    """
+
+    model_config = ConfigDict(
+        strict=True, frozen=True, extra="allow", json_schema_extra=_envelope_schema
+    )
+
+    # Optional attributes a subclass declares, left out of the wire form when
+    # absent: in CloudEvents JSON a null attribute means no attribute.
+    _OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ("datacontenttype", "dataschema")
+
+    id: NonEmptyStr = Field(
+        description="unique within its source; (source, id) identifies the event"
+    )
+    source: UriReference = Field(description="URI-reference naming the publisher")
+    specversion: Literal["1.0"]
+    type: str
+    time: Timestamp = Field(description="when the occurrence happened, RFC 3339 with an offset")
+    subject: str
+    data: DataT
+
+    @model_validator(mode="after")
+    def _check_extensions(self) -> Self:
+        # In CloudEvents JSON a null attribute is an absent one, so a null
+        # extension is dropped. Done here rather than in a "before" validator,
+        # which would turn JSON-mode validation into Python-mode validation
+        # (and strict Python mode refuses a JSON array for a tuple).
+        extra = self.model_extra or {}
+        for name in [name for name, value in extra.items() if value is None]:
+            del extra[name]
+        for name, value in extra.items():
+            _check_extension(name, value)
+        return self
+
+    @property
+    def extensions(self) -> dict[str, Extension]:
+        return dict(self.model_extra or {})
+
+    def to_wire(self) -> dict[str, Any]:
+        """The event as the JSON object it is on the wire."""
+        wire = self.model_dump(mode="json")
+        for name in self._OMIT_WHEN_NONE:
+            if wire.get(name, "") is None:
+                del wire[name]
+        return wire
+
+    def to_json_bytes(self) -> bytes:
+        """Compact JSON with sorted keys: the bytes that are published."""
+        return canonical_json_bytes(self.to_wire())
+
+    def digest(self) -> str:
+        """``sha256:<hex>`` of the canonical JSON of the whole event, extensions included.
+
+        Two deliveries of one event digest alike however their keys were
+        ordered or spaced; any change of content changes the digest. With
+        (source, id) it tells a redelivery from a conflicting duplicate.
+        """
+        return sha256_digest(self.to_json_bytes())
+
+    @classmethod
+    def event_type(cls) -> str:
+        return event_type_of(cls)
+
+
+def event_type_of(model: type[BaseModel]) -> str:
+    """The single ``Literal`` value a message class gives its ``type``."""
+    choices = get_args(model.model_fields["type"].annotation)
+    if len(choices) != 1 or not isinstance(choices[0], str):
+        raise TypeError(f"{model.__name__}.type must be a Literal of one string")
+    return choices[0]
+
+
+def _check_extension(name: str, value: Any) -> None:
+    if name == "data_base64":
+        raise PydanticCustomError("extension", "data_base64 is not accepted: data must be JSON")
+    if _EXTENSION_NAME_RE.fullmatch(name) is None:
+        raise PydanticCustomError(
+            "extension",
+            "unknown attribute {name}: extension names are 1-20 of a-z and 0-9",
+            {"name": repr(name)},
+        )
+    if isinstance(value, bool | str) or (isinstance(value, int) and value in _INT32):
+        return
+    raise PydanticCustomError(
+        "extension",
+        "extension attribute {name} must be a string, a 32-bit integer or a boolean",
+        {"name": repr(name)},
+    )

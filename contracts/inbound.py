@@ -1,0 +1,197 @@
+"""Inbound events: what e-portfolio systems publish to ``records.in.<ULN>`` (SPEC.md §5)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal, Self, TypeVar
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from contracts.cloudevents import SPECVERSION, CloudEvent
+from contracts.fields import AbsoluteUri, IsoDate, JsonMediaType, NonEmptyStr, Urn
+from contracts.model import ContractModel
+from contracts.uln import Uln
+
+__all__ = [
+    "INBOUND_EVENT_CLASSES",
+    "INBOUND_EVENT_TYPES",
+    "AchievementRevoked",
+    "AchievementRevokedEvent",
+    "CertificateIssued",
+    "CertificateIssuedEvent",
+    "CreditTransferred",
+    "CreditTransferredEvent",
+    "InboundData",
+    "InboundEnvelope",
+    "InboundEvent",
+    "LearnerRegistered",
+    "LearnerRegisteredEvent",
+    "RegistrationWithdrawn",
+    "RegistrationWithdrawnEvent",
+    "UnitAchieved",
+    "UnitAchievedEvent",
+]
+
+QualificationId = Annotated[str, Field(min_length=1, description="catalogue id, e.g. 500/9203/0")]
+
+
+class InboundData(ContractModel):
+    """Every inbound payload names its learner; the envelope's subject must agree."""
+
+    uln: Uln
+
+    @property
+    def effective_on(self) -> date | None:
+        """The day the fact took effect; the domain refuses one after the event's time."""
+        return None
+
+
+class LearnerRegistered(InboundData):
+    qualification: QualificationId
+    registered_on: IsoDate
+    date_of_birth: IsoDate
+    centre: NonEmptyStr = Field(description="the registering centre's number")
+
+    @property
+    def effective_on(self) -> date:
+        return self.registered_on
+
+
+class UnitAchieved(InboundData):
+    unit: Urn
+    achieved_on: IsoDate
+    assessor: NonEmptyStr
+
+    @property
+    def effective_on(self) -> date:
+        return self.achieved_on
+
+
+class CreditTransferred(InboundData):
+    """Credit for a unit achieved with another awarding organisation."""
+
+    unit: Urn
+    achieved_on: IsoDate
+    awarding_organisation: NonEmptyStr
+    certificate_ref: NonEmptyStr
+
+    @property
+    def effective_on(self) -> date:
+        return self.achieved_on
+
+
+class AchievementRevoked(InboundData):
+    """Voids an earlier achievement or transfer from the start; it has no date of its own."""
+
+    revokes: NonEmptyStr = Field(
+        description="the id of the unit.achieved or credit.transferred event"
+    )
+    reason: NonEmptyStr
+
+
+class RegistrationWithdrawn(InboundData):
+    qualification: QualificationId
+    withdrawn_on: IsoDate
+
+    @property
+    def effective_on(self) -> date:
+        return self.withdrawn_on
+
+
+class CertificateIssued(InboundData):
+    qualification: QualificationId
+    issued_on: IsoDate
+    certificate_number: NonEmptyStr
+
+    @property
+    def effective_on(self) -> date:
+        return self.issued_on
+
+
+InboundDataT = TypeVar("InboundDataT", bound=InboundData)
+
+
+class InboundEnvelope(CloudEvent[InboundDataT]):
+    """An inbound CloudEvent: ``subject`` is the learner's ULN and equals ``data.uln``."""
+
+    subject: Uln
+    datacontenttype: JsonMediaType | None = None
+    dataschema: AbsoluteUri | None = None
+
+    @model_validator(mode="after")
+    def _subject_is_the_learner(self) -> Self:
+        if self.subject != self.data.uln:
+            raise PydanticCustomError(
+                "subject_mismatch",
+                "subject {subject} must equal data.uln {uln}",
+                {"subject": repr(self.subject), "uln": repr(self.data.uln)},
+            )
+        return self
+
+    @classmethod
+    def create(cls, *, id: str, source: str, time: datetime, data: InboundDataT) -> Self:
+        """An event of this type about ``data.uln`` (for publishers, tests and demos)."""
+        return cls(
+            id=id,
+            source=source,
+            specversion=SPECVERSION,
+            type=cls.event_type(),
+            time=time,
+            subject=data.uln,
+            data=data,
+        )
+
+    @property
+    def uln(self) -> str:
+        return self.subject
+
+    @property
+    def effective_on(self) -> date | None:
+        return self.data.effective_on
+
+
+class LearnerRegisteredEvent(InboundEnvelope[LearnerRegistered]):
+    type: Literal["learner.registered.v1"]
+
+
+class UnitAchievedEvent(InboundEnvelope[UnitAchieved]):
+    type: Literal["unit.achieved.v1"]
+
+
+class CreditTransferredEvent(InboundEnvelope[CreditTransferred]):
+    type: Literal["credit.transferred.v1"]
+
+
+class AchievementRevokedEvent(InboundEnvelope[AchievementRevoked]):
+    type: Literal["achievement.revoked.v1"]
+
+
+class RegistrationWithdrawnEvent(InboundEnvelope[RegistrationWithdrawn]):
+    type: Literal["registration.withdrawn.v1"]
+
+
+class CertificateIssuedEvent(InboundEnvelope[CertificateIssued]):
+    type: Literal["certificate.issued.v1"]
+
+
+InboundEvent = (
+    LearnerRegisteredEvent
+    | UnitAchievedEvent
+    | CreditTransferredEvent
+    | AchievementRevokedEvent
+    | RegistrationWithdrawnEvent
+    | CertificateIssuedEvent
+)
+
+INBOUND_EVENT_CLASSES: tuple[type[InboundEvent], ...] = (
+    LearnerRegisteredEvent,
+    UnitAchievedEvent,
+    CreditTransferredEvent,
+    AchievementRevokedEvent,
+    RegistrationWithdrawnEvent,
+    CertificateIssuedEvent,
+)
+INBOUND_EVENT_TYPES: dict[str, type[InboundEvent]] = {
+    cls.event_type(): cls for cls in INBOUND_EVENT_CLASSES
+}
