@@ -20,6 +20,9 @@ _URN_RE = re.compile(URN_PATTERN)
 Urn = Annotated[str, Field(pattern=URN_PATTERN, description="Ofqual unit reference number")]
 GroupId = Annotated[str, Field(min_length=1, max_length=8)]
 Level = Annotated[int, Field(ge=1, le=8)]
+QualificationNumber = Annotated[
+    str, Field(pattern=r"^\d{3}/\d{4}/[0-9X]$", description="Ofqual qualification number")
+]
 
 
 def is_urn(text: str) -> bool:
@@ -140,7 +143,12 @@ class QualificationDates(_Frozen):
 
 
 class Qualification(_Frozen):
-    id: str = Field(min_length=1)
+    id: str = Field(min_length=1, description="what events name in data.qualification")
+    qualification_number: QualificationNumber | None = Field(
+        default=None,
+        description="Ofqual's number (QAN), where the specification states it; "
+        "the register's dates are matched on it",
+    )
     title: str
     awarding_organisation: str
     level: Level
