@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -137,7 +138,7 @@ def rejected(uln: str | None = ULN) -> EventRejectedEvent:
     )
 
 
-DECISIONS = {
+DECISIONS: dict[DecisionKind, Callable[[], OutboundEvent]] = {
     DecisionKind.ELIGIBLE: eligible,
     DecisionKind.ELIGIBILITY_WITHDRAWN: withdrawn,
     DecisionKind.WINDOW_EXPIRED: expired,
