@@ -132,12 +132,7 @@ def import_dates(directory: Path | None, path: Path) -> DatesImport:
         touched.append(qualification.id)
     # Everything is validated above; now write every file before renaming any, so a
     # failure to write leaves the catalogue as it was.
-    staged = [
-        _stage(
-            directory / (catalogue.origin(qid) or f"{_slug(qid)}.json"), updated.qualification(qid)
-        )
-        for qid in touched
-    ]
+    staged = [_stage_dates(directory, documents, catalogue, updated, qid) for qid in touched]
     for temporary, target in staged:
         temporary.replace(target)
     return DatesImport(tuple(changes), tuple(touched), tuple(target for _, target in staged))
@@ -212,6 +207,17 @@ def _number_key(number: str | None) -> str:
 
 def _slug(qualification_id: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in qualification_id.lower()).strip("-")
+
+
+def _stage_dates(
+    directory: Path, documents: dict[str, Any], before: Catalogue, after: Catalogue, qid: str
+) -> tuple[Path, Path]:
+    # Rewrite the file as it was, with new dates only: the catalogue's copy carries
+    # credits filled in from other files, which must stay out of this one.
+    name = before.origin(qid) or f"{_slug(qid)}.json"
+    original = Qualification.model_validate(documents[name])
+    dates = after.qualification(qid).dates
+    return _stage(directory / name, original.model_copy(update={"dates": dates}))
 
 
 def _stage(path: Path, qualification: Qualification) -> tuple[Path, Path]:
