@@ -1,0 +1,27 @@
+"""What every command shares: errors on stderr with exit status 2, JSON on stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+EXIT_USAGE = 2
+
+
+def fail(message: str, status: int = EXIT_USAGE) -> NoReturn:
+    """A clear error on stderr, and the exit status scripts can test."""
+    print(f"learner-records: error: {message}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+def print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+def console() -> Console:
+    # Wide enough for unit titles when piped; rich picks the terminal width otherwise.
+    return Console(width=None if sys.stdout.isatty() else 120, highlight=False)
