@@ -108,11 +108,12 @@ def show_command(args: argparse.Namespace) -> int:
         out.print(f"Qualification number: {q.qualification_number}")
     out.print(f"Minimum age: {q.minimum_age if q.minimum_age is not None else 'none'}")
     d = q.dates
-    out.print(
-        f"Dates ({'illustrative' if d.illustrative else 'from ' + d.source}): "
-        f"operational from {d.operational_start}, registration until {d.accreditation_end}, "
-        f"certification until {d.certification_end}; claim by {d.claim_by}"
-    )
+    kind = "illustrative" if d.illustrative else "authoritative"
+    out.print(f"Dates, {kind}, from {d.source}:")
+    out.print(f"  operational start   {d.operational_start}")
+    out.print(f"  last registration   {d.accreditation_end}")
+    out.print(f"  certification end   {d.certification_end}")
+    out.print(f"  claim by            {d.claim_by}")
     out.print(f"Source: {q.source}")
     out.print("\n[bold]Rules of combination[/bold]")
     for rule in q.rules:

@@ -89,7 +89,7 @@ def test_import_dates_from_one_register_record(data_dir: Path) -> None:
         ("500/9203/0", "certification_end"): (date(2029, 12, 31), date(2018, 12, 31)),
         ("500/9203/0", "illustrative"): (True, False),
         ("500/9203/0", "source"): (
-            "SPEC.md §2 (illustrative; the specifications give no dates)",
+            "SPEC.md §2 (the specifications give no dates)",
             "Ofqual register",
         ),
     }
