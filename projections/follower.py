@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 
 import structlog
 
-__all__ = ["Follower"]
+__all__ = ["Follower", "first_of"]
 
 log = structlog.get_logger(__name__)
 
@@ -93,7 +93,7 @@ class Follower(ABC):
                 )
             else:
                 failures, delay = 0, self.poll
-            await _first(stop, self._wake, timeout=delay)
+            await first_of(stop, self._wake, timeout=delay)
         log.info("follower.stopped", follower=self.name, position=self.position)
 
     async def _ensure_loaded(self) -> None:
@@ -107,7 +107,7 @@ class Follower(ABC):
             self._moved.notify_all()
 
 
-async def _first(*events: asyncio.Event, timeout: float) -> None:
+async def first_of(*events: asyncio.Event, timeout: float) -> None:
     """Wait until any of ``events`` is set, or ``timeout`` passes."""
     waiters = [asyncio.ensure_future(event.wait()) for event in events]
     try:

@@ -466,8 +466,10 @@ class BatchConsumer:
             return await sub.fetch(
                 batch=self._policy.batch_size, timeout=self._policy.fetch_timeout
             )
-        except nats.errors.TimeoutError:
-            return []  # nothing to do: look at the stop event and ask again
+        except TimeoutError:
+            # nats-py raises its own TimeoutError or, on some paths, asyncio's (the builtin
+            # since 3.11): both mean nothing to do; look at the stop event and ask again.
+            return []
         except nats.errors.ConnectionClosedError:
             raise
         except nats.errors.Error as exc:

@@ -1,0 +1,151 @@
+"""The learner status read model: one row per registration, in a SQLite file of its own.
+
+Each row holds the registration's status document (what a status query returns) plus
+the two columns the scheduler searches on. The position in the event store's
+notification log is stored in the same transaction as the rows it produced, so after a
+crash the view resumes exactly where its data ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+__all__ = ["OPEN_STATUSES", "PositionConflictError", "StatusView", "status_on"]
+
+# Statuses that time alone can still change (claim_by passing); the others are final.
+OPEN_STATUSES = ("eligible", "in_progress")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS registration_status (
+    uln TEXT NOT NULL,
+    qualification TEXT NOT NULL,
+    status TEXT NOT NULL,
+    claim_by TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (uln, qualification)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS registration_status_open_by_claim_by
+    ON registration_status (claim_by) WHERE status IN ('eligible', 'in_progress');
+CREATE TABLE IF NOT EXISTS view_position (
+    view TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+_VIEW = "learner_status"
+
+
+class PositionConflictError(RuntimeError):
+    """Someone else (a rebuild) moved the view's position since it was read."""
+
+
+class StatusView:
+    """Reads and writes of the view; every method opens its own short-lived connection,
+    so it may be called from any thread (the service calls it from worker threads)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    def position(self) -> int:
+        with self._connect() as db:
+            row = db.execute("SELECT position FROM view_position WHERE view = ?", (_VIEW,))
+            found = row.fetchone()
+        return int(found[0]) if found else 0
+
+    def apply(
+        self, expected: int, position: int, learners: Mapping[str, Sequence[Mapping[str, Any]]]
+    ) -> None:
+        """Replace the rows of each learner given and move the position, atomically.
+
+        ``expected`` is the position the caller started from; if the stored one differs
+        (a rebuild reset it meanwhile) nothing is written and PositionConflictError raised.
+        """
+        with self._transaction() as db:
+            current = db.execute("SELECT position FROM view_position WHERE view = ?", (_VIEW,))
+            found = current.fetchone()
+            if (int(found[0]) if found else 0) != expected:
+                raise PositionConflictError(f"view moved from {expected} to {found}")
+            db.executemany(
+                "DELETE FROM registration_status WHERE uln = ?", [(u,) for u in learners]
+            )
+            db.executemany(
+                "INSERT INTO registration_status VALUES (?, ?, ?, ?, ?)",
+                [
+                    (uln, doc["qualification"], doc["status"], doc["claim_by"], _dump(doc))
+                    for uln, docs in learners.items()
+                    for doc in docs
+                ],
+            )
+            db.execute(
+                "INSERT INTO view_position VALUES (?, ?) "
+                "ON CONFLICT (view) DO UPDATE SET position = excluded.position",
+                (_VIEW, position),
+            )
+
+    def reset(self) -> None:
+        """Empty the view and put its position back to the start (a rebuild)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM registration_status")
+            db.execute("DELETE FROM view_position WHERE view = ?", (_VIEW,))
+
+    def registrations(self, uln: str) -> list[dict[str, Any]] | None:
+        """The learner's registration documents; None if the view has no row for them."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT document FROM registration_status WHERE uln = ? ORDER BY qualification",
+                (uln,),
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows] or None
+
+    def due_for_review(self, today: date, *, after: str = "", limit: int = 1000) -> list[str]:
+        """Learners with a registration whose claim-by date has passed while still open,
+        in ULN order from after ``after`` (pages that do not depend on the view changing)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT DISTINCT uln FROM registration_status "
+                "WHERE status IN ('eligible', 'in_progress') AND claim_by < ? AND uln > ? "
+                "ORDER BY uln LIMIT ?",
+                (today.isoformat(), after, limit),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def count(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM registration_status").fetchone()[0])
+
+    def _connect(self) -> contextlib.closing[sqlite3.Connection]:
+        # Autocommit mode: transactions are begun explicitly, IMMEDIATE, so two writers
+        # queue on the busy timeout instead of failing on a lock upgrade.
+        return contextlib.closing(sqlite3.connect(self.path, timeout=30.0, isolation_level=None))
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+
+def status_on(document: Mapping[str, Any], day: date) -> str:
+    """The document's status on ``day``: an open registration expires once claim_by passes."""
+    status = str(document["status"])
+    if status in OPEN_STATUSES and day > date.fromisoformat(document["claim_by"]):
+        return "window_expired"
+    return status
+
+
+def _dump(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))

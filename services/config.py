@@ -1,0 +1,69 @@
+"""What a running service needs to know, from the command line or the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.jetstream import StreamsConfig
+from services.store import is_postgres, store_location
+
+__all__ = [
+    "DEFAULT_NATS_DIR",
+    "DEPLOY_NATS_CONF",
+    "NATS_URL_ENV",
+    "VIEWS_ENV",
+    "ServiceSettings",
+    "nats_url_from",
+    "views_location",
+]
+
+NATS_URL_ENV = "LEARNER_RECORDS_NATS_URL"
+VIEWS_ENV = "LEARNER_RECORDS_VIEWS"
+DEFAULT_NATS_DIR = Path("var") / "nats"
+# The embedded server's configuration; its limits are explained in deploy/NATS.md.
+DEPLOY_NATS_CONF = Path(__file__).resolve().parents[1] / "deploy" / "nats.conf"
+
+
+def nats_url_from(given: str | None) -> str | None:
+    """The NATS URL named on the command line, else in the environment; None: embedded."""
+    return given or os.environ.get(NATS_URL_ENV) or None
+
+
+def views_location(store: str, given: str | Path | None = None) -> Path:
+    """Where the read models live: a SQLite file beside a SQLite store by default.
+
+    A separate file keeps the rebuildable views out of the event store's write lock, and
+    can be deleted at any time (``learner-records rebuild`` recreates it).
+    """
+    if given is not None:
+        return Path(given)
+    if env := os.environ.get(VIEWS_ENV):
+        return Path(env)
+    if is_postgres(store):
+        return Path("var") / "views.sqlite"
+    path = Path(store)
+    return path.with_name(f"{path.stem}.views{path.suffix or '.sqlite'}")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """Everything the wiring in services.app reads; defaults are the embedded service's."""
+
+    nats_url: str
+    store: str = field(default_factory=store_location)
+    views: Path | None = None
+    streams: StreamsConfig = field(default_factory=StreamsConfig)
+    # The relay and projections are woken after each stored batch; these slow polls are
+    # only a safety net (a wake-up lost to a crash, a decision stored by another process).
+    relay_poll: float = 5.0
+    projection_poll: float = 5.0
+    # How often the scheduler looks at the clock; it reviews when the date has changed.
+    scheduler_tick: float = 60.0
+    relay_batch: int = 500
+    projection_batch: int = 500
+
+    @property
+    def views_path(self) -> Path:
+        return views_location(self.store, self.views)
