@@ -150,7 +150,7 @@ def _completed_on(
     achieved: Mapping[str, date],
     units: Sequence[UnitFacts],
     registered_on: date | None,
-) -> date:
+) -> date | None:
     """The earliest day whose units complete the rules, not before registration.
 
     Completion is monotone in the set of units (a maximum only limits what counts,
@@ -158,6 +158,9 @@ def _completed_on(
     binary search over the distinct days.
     """
     days = sorted({achieved[u.urn] for u in units})
+    if not days or can_complete(index.layout, index.layout.start, ()):
+        # Rules that need nothing (only maxima) are met from the start.
+        return registered_on
     low, high = _first_day_ignoring_maxima(index, achieved, units, days), len(days) - 1
     # days[high] completes (the caller checked) and nothing before days[low] can.
     # Try days[low] first: the maxima rarely bind, so it usually completes.

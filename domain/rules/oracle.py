@@ -94,7 +94,12 @@ def completed_on(
     achieved: Mapping[str, date],
     registered_on: date | None = None,
 ) -> date | None:
-    """The first day, in order, whose units complete; not before registration."""
+    """The first day, in order, whose units complete; not before registration.
+
+    Rules that nothing at all satisfies complete at registration (None without one).
+    """
+    if complete(qualification, []):
+        return registered_on
     for day in sorted(set(achieved.values())):
         if complete(qualification, [urn for urn, on in achieved.items() if on <= day]):
             return day if registered_on is None or registered_on <= day else registered_on
