@@ -38,6 +38,10 @@ class UnitFacts:
     # (tally index, amount): what the unit adds to each rule's reported measure.
     tallies: tuple[tuple[int, int], ...]
     packed: int  # gains and uses as one addition to a packed state (see packing)
+    packed_uses: int  # the uses alone
+    # Per need, a bit mask of the caps this unit uses at least as much of as it
+    # gains toward the need: a cap then bounds what its units can bring the need.
+    covers: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,8 @@ def build_index(qualification: Qualification) -> RuleIndex:
             uses=tuple(uses[urn]),
             tallies=tuple(tallies[urn]),
             packed=layout.pack(gains[urn], uses[urn]),
+            packed_uses=layout.pack((), uses[urn]),
+            covers=_covers(len(needs), gains[urn], uses[urn]),
         )
         for urn in by_urn
     }
@@ -177,6 +183,18 @@ def build_index(qualification: Qualification) -> RuleIndex:
         tally_count=tally_count,
         descriptions=tuple(describe(rule) for rule in qualification.rules),
         layout=layout,
+    )
+
+
+def _covers(
+    need_count: int, gains: list[tuple[int, int]], uses: list[tuple[int, int]]
+) -> tuple[int, ...]:
+    gained = dict(gains)
+    return tuple(
+        sum(1 << cap for cap, used in uses if used >= gained.get(need, 0))
+        if need in gained
+        else -1  # gains nothing toward the need: every cap bounds that
+        for need in range(need_count)
     )
 
 

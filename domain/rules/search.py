@@ -117,27 +117,79 @@ def best_selection(
     if not together & layout.overflow:
         # Everything fits: counting all is least lacking, most credits, most preferred.
         return tuple(u.urn for u in items), layout.lacking(together)
+    return _best_with_linear_part(layout, state, items)
+
+
+def _best_with_linear_part(
+    layout: Layout, state: int, items: Sequence[UnitFacts]
+) -> tuple[tuple[str, ...], int]:
+    """The search, with needs that no selection can fill taken out of the state.
+
+    For such a need nothing saturates, so what is lacking falls by the sum of the
+    gains, whichever units give them: a weight per unit. Only the caps and the
+    needs a selection might fill stay in the state, so fewer states differ.
+    """
+    saturable, weights = _split_needs(layout, state, items)
     overflow, top = layout.overflow, len(items) - 1
-    # Per state the best value, credits << len(items) | mask, as one int: item i
-    # sets bit top-i, so masks compare as the preference order, and bits of later
-    # items never outweigh an earlier one. Counting an item is then one addition.
+    # value = weight, then credits, then the preference mask (item i at bit top-i,
+    # so masks compare as the preference order), packed in one int.
+    credit_shift = len(items)
+    weight_shift = credit_shift + sum(u.credits for u in items).bit_length()
     best: dict[int, int] = {state: 0}
     for i, unit in enumerate(items):
-        add, gain = unit.packed, (unit.credits << len(items)) + (1 << (top - i))
+        add = unit.packed_uses + sum(
+            amount << layout.needs[need][0] for need, amount in unit.gains if need in saturable
+        )
+        gain = (weights[i] << weight_shift) + (unit.credits << credit_shift) + (1 << (top - i))
         grown = dict(best)
         for before, value in best.items():
             after = before + add
             if not after & overflow and value + gain > grown.get(after, -1):
                 grown[after] = value + gain
         best = grown
-    # Only the needs these items move vary between the final states.
-    moved = {i for unit in items for i, _ in unit.gains}
-    fields = [layout.needs[i] for i in sorted(moved)]
-    fixed = layout.lacking(state, [f for i, f in enumerate(layout.needs) if i not in moved])
-    lacking, value = min((layout.lacking(s, fields), -v) for s, v in best.items())
-    lacking, value = lacking + fixed, -value
+    if not saturable:  # what is lacking is linear: the most weight wins outright
+        value = max(best.values())
+        chosen = tuple(u.urn for i, u in enumerate(items) if value >> (top - i) & 1)
+        return chosen, layout.lacking(state) - (value >> weight_shift)
+    fields = [layout.needs[need] for need in sorted(saturable)]
+    lowest = (1 << weight_shift) - 1
+    _, _, value = min(
+        (layout.lacking(s, fields) - (v >> weight_shift), -(v & lowest), v) for s, v in best.items()
+    )
     chosen = tuple(u.urn for i, u in enumerate(items) if value >> (top - i) & 1)
-    return chosen, lacking
+    counted = state + sum(u.packed for i, u in enumerate(items) if value >> (top - i) & 1)
+    return chosen, layout.lacking(counted)
+
+
+def _split_needs(
+    layout: Layout, state: int, items: Sequence[UnitFacts]
+) -> tuple[set[int], list[int]]:
+    """The needs some selection of ``items`` might fill, and each item's gain toward the rest.
+
+    A need cannot be filled when its deficit is at least everything the items
+    could bring it, or at least what is left of a cap that bounds all their
+    gains toward it.
+    """
+    deficits = layout.deficits(state)
+    caps_left = layout.caps_left(state)
+    total: dict[int, int] = {}
+    covered: dict[int, int] = {}
+    for unit in items:
+        for i, amount in unit.gains:
+            if deficits[i]:
+                total[i] = total.get(i, 0) + amount
+                covered[i] = covered.get(i, -1) & unit.covers[i]
+    saturable = set()
+    for i, reach in total.items():
+        mask = covered[i]
+        bound = min([reach, *(left for j, left in enumerate(caps_left) if mask >> j & 1)])
+        if deficits[i] < bound:
+            saturable.add(i)
+    weights = [
+        sum(amount for i, amount in unit.gains if deficits[i] and i not in saturable)
+        for unit in items
+    ]
+    return saturable, weights
 
 
 Cost = Callable[[UnitFacts], int]
