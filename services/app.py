@@ -51,7 +51,8 @@ def build_broker(url: str, query: StatusQuery | None = None, **options: Any) -> 
     """The FastStream broker with the status query subscriber (when ``query`` is given)."""
 
     async def on_disconnected() -> None:
-        log.warning("nats.disconnected")
+        if not broker.connection.is_closed:  # closing reports a disconnection too
+            log.warning("nats.disconnected")
 
     async def on_reconnected() -> None:
         log.info("nats.reconnected")

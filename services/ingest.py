@@ -9,18 +9,21 @@ other, and the relay publishes them.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import structlog
 
+from contracts.uln import is_valid_uln
 from services.jetstream import InboundMessage
 
 if TYPE_CHECKING:
     from services.records import LearnerRecords
 
-__all__ = ["RecordsIngest"]
+__all__ = ["RecordsIngest", "inbound_route"]
 
 log = structlog.get_logger(__name__)
 
@@ -50,3 +53,21 @@ class RecordsIngest:
                     reason=outcome.reason,
                     detail=outcome.detail,
                 )
+
+
+def inbound_route(raw: bytes) -> tuple[str, str]:
+    """Where a publisher sends ``raw`` and the ``Nats-Msg-Id`` it gives it.
+
+    ``records.in.<ULN>`` keeps one learner's events in order (unreadable bytes go to
+    ``records.in.unknown``; the service refuses them). The id is a digest of the bytes, so
+    a publisher's retry within the duplicate window is dropped by JetStream, while the
+    same CloudEvent id with other content still reaches the service, which refuses it as
+    ``conflicting_duplicate`` instead of it vanishing silently.
+    """
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        event = None
+    subject = event.get("subject") if isinstance(event, dict) else None
+    uln = subject if isinstance(subject, str) and is_valid_uln(subject) else "unknown"
+    return f"records.in.{uln}", "sha256:" + hashlib.sha256(raw).hexdigest()

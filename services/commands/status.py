@@ -1,0 +1,145 @@
+"""``learner-records status ULN``: a learner's registrations, from the running service or a store.
+
+By default it asks the service over NATS (request/reply on ``records.query.status``,
+answered from the read model). ``--store PATH`` reads an event store directly instead,
+with no service running: the same answer, replayed from the learner's facts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from datetime import date
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from contracts import ContractError, parse_status_request
+from contracts.status import StatusReply
+from contracts.subjects import STATUS_QUERY_SUBJECT
+from services.commands._args import iso_date, uln
+from services.commands._output import console, fail, print_json
+from services.config import nats_url_from
+
+DEFAULT_URL = "nats://127.0.0.1:4222"
+EXIT_FAILED = 1
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="a learner's registrations and their status",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument("uln", type=uln, help="the learner's ULN")
+    parser.add_argument(
+        "--as-of", type=iso_date, metavar="YYYY-MM-DD", help="status as of this day (today)"
+    )
+    parser.add_argument(
+        "--nats-url",
+        metavar="URL",
+        help=f"the service's NATS server (env LEARNER_RECORDS_NATS_URL; default {DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "--store", metavar="PATH|URL", help="read this event store directly, no service needed"
+    )
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply")
+    parser.add_argument("--json", action="store_true", help="print the reply as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    request = {"uln": args.uln, "as_of": args.as_of.isoformat() if args.as_of else None}
+    raw = json.dumps(request).encode()
+    reply = _offline(args.store, raw) if args.store else _ask(args, raw)
+    if args.json:
+        print_json(reply.model_dump(mode="json"))
+    else:
+        print_reply(reply, console())
+    # A learner the service has never heard of is an answer (no registrations), not an error.
+    return EXIT_FAILED if reply.error is not None else 0
+
+
+def _ask(args: argparse.Namespace, raw: bytes) -> StatusReply:
+    url = nats_url_from(args.nats_url) or DEFAULT_URL
+    try:
+        data = asyncio.run(_request(url, raw, args.timeout))
+    except (OSError, TimeoutError) as error:
+        fail(f"no answer from the service at {url}: {error or type(error).__name__}")
+    try:
+        return StatusReply.model_validate_json(data)
+    except ValueError as error:
+        fail(f"the service's reply does not fit the status contract: {error}")
+
+
+async def _request(url: str, raw: bytes, timeout: float) -> bytes:
+    import nats
+    import nats.errors
+
+    async def quiet(error: Exception) -> None:
+        pass  # nats-py prints a traceback per failed attempt otherwise; we report once
+
+    try:
+        # nats-py's 0 means "try forever": 1 is one retry, then NoServersError.
+        client = await nats.connect(
+            url,
+            connect_timeout=timeout,
+            allow_reconnect=False,
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.2,
+            error_cb=quiet,
+        )
+    except (nats.errors.NoServersError, OSError) as error:
+        raise OSError(f"cannot connect: {error}") from None
+    try:
+        reply = await client.request(STATUS_QUERY_SUBJECT, raw, timeout=timeout)
+    except nats.errors.NoRespondersError:
+        raise OSError("no service is answering status queries") from None
+    finally:
+        await client.close()
+    return reply.data
+
+
+def _offline(location: str, raw: bytes) -> StatusReply:
+    from projections.status_query import StatusQuery, replay_from
+    from services.catalogue_files import load_catalogue
+    from services.store import open_records
+
+    try:
+        parse_status_request(raw)
+    except ContractError as error:
+        fail(error.detail)
+    try:
+        records = open_records(location, load_catalogue(), create=False)
+    except FileNotFoundError as error:
+        fail(str(error))
+    try:
+        today = records.clock.now().date()
+        return StatusQuery(None, replay_from(records), lambda: today).answer(raw)
+    finally:
+        records.close()
+
+
+def print_reply(reply: StatusReply, out: Console) -> None:
+    if reply.error is not None:
+        out.print(f"[red]{reply.error.code}[/]: {reply.error.detail}")
+        return
+    when = reply.as_of.isoformat() if isinstance(reply.as_of, date) else "today"
+    if not reply.registrations:
+        out.print(f"Learner {reply.uln}: no registrations known (as of {when}).")
+        return
+    table = Table(title=f"Learner {reply.uln}, as of {when}")
+    for column in ("qualification", "status", "registered", "completed", "claim by", "credits"):
+        table.add_column(column)
+    for r in reply.registrations:
+        table.add_row(
+            r.qualification,
+            r.status,
+            str(r.registered_on),
+            str(r.completed_on or "—"),
+            str(r.claim_by),
+            str(r.credits),
+        )
+    out.print(table)
