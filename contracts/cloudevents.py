@@ -99,6 +99,11 @@ class CloudEvent(BaseModel, Generic[DataT]):
         """Compact JSON with sorted keys: the bytes that are published."""
         return canonical_json_bytes(self.to_wire())
 
+    def wire_and_digest(self) -> tuple[dict[str, Any], str]:
+        """``to_wire()`` and ``digest()`` from one serialisation (the ingest hot path)."""
+        wire = self.to_wire()
+        return wire, sha256_digest(canonical_json_bytes(wire))
+
     def digest(self) -> str:
         """``sha256:<hex>`` of the canonical JSON of the whole event, extensions included.
 

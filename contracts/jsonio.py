@@ -94,7 +94,10 @@ def read_json(raw: bytes | str) -> Any:
         ) from None
     except RecursionError:
         raise JsonReadError("not JSON: nested too deeply") from None
-    _refuse_lone_surrogates(value)
+    # Bytes that decoded as UTF-8 hold no lone surrogate, so one can only come from a
+    # \\u escape: such text without any escape needs no walk (the ingest hot path).
+    if isinstance(raw, str) or "\\u" in text:
+        _refuse_lone_surrogates(value)
     return value
 
 

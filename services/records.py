@@ -7,11 +7,13 @@ of it saved together. Callers acknowledge the messages only after it returns.
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -44,6 +46,12 @@ class Outcome:
     decisions: tuple[Decision, ...] = field(default=())
 
 
+# How many learners the writer keeps in memory between batches (0: none), so a learner
+# touched again is not replayed from the store. About 2-3 KB each.
+CACHE_ENV = "LEARNER_RECORDS_LEARNER_CACHE"
+DEFAULT_CACHE_SIZE = 20_000
+
+
 def sqlite_env(path: Path | str) -> dict[str, str]:
     """eventsourcing settings for a SQLite store at ``path``."""
     return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
@@ -63,27 +71,51 @@ class LearnerRecords(Application[UUID]):
         super().__init__(env=dict(env) if env is not None else None)
         self.catalogue = catalogue
         self.clock: Clock = clock or SystemClock()
+        # The writer's own cache of learners as last committed. Writes go through one
+        # lock, so a cached learner is never changed by two batches at once; a batch
+        # that fails evicts every learner it touched (they hold changes never stored).
+        # Another process writing the same learner makes our save fail on its version
+        # (optimistic concurrency), which evicts it: the retry replays from the store.
+        size = (env or {}).get(CACHE_ENV) or os.environ.get(CACHE_ENV)
+        self._cache_size = DEFAULT_CACHE_SIZE if size is None else int(size)
+        self._cache: OrderedDict[UUID, Learner] = OrderedDict()
+        self._writing = threading.Lock()
 
     def receive(self, raw: bytes | str) -> Outcome:
         return self.receive_batch([raw])[0]
 
     def receive_batch(self, raws: Sequence[bytes | str]) -> list[Outcome]:
         """Apply a batch of inbound messages and store the lot in one transaction."""
-        now = self.clock.now()
-        touched: dict[UUID, Learner | Unattributed] = {}
-        outcomes = [self._apply(raw, now, touched) for raw in raws]
-        if touched:
-            self.save(*touched.values())
-        return outcomes
+        with self._writing:
+            now = self.clock.now()
+            touched: dict[UUID, Learner | Unattributed] = {}
+            try:
+                outcomes = [self._apply(raw, now, touched) for raw in raws]
+                if touched:
+                    self.save(*touched.values())
+            except BaseException:
+                self._evict(touched)
+                raise
+            self._keep(touched)
+            return outcomes
 
     def review(self, ulns: Sequence[str]) -> list[Decision]:
         """Take the decisions that time alone calls for (a claim-by date passing)."""
-        now = self.clock.now()
-        learners = [learner for uln in ulns if (learner := self.learner(uln)) is not None]
-        decisions = [d for learner in learners for d in learner.review(self.catalogue, now)]
-        if decisions:
-            self.save(*learners)
-        return decisions
+        with self._writing:
+            now = self.clock.now()
+            touched: dict[UUID, Learner | Unattributed] = {}
+            try:
+                learners = [
+                    learner for uln in ulns if (learner := self._cached(uln, touched)) is not None
+                ]
+                decisions = [d for learner in learners for d in learner.review(self.catalogue, now)]
+                if decisions:
+                    self.save(*learners)
+            except BaseException:
+                self._evict(touched)
+                raise
+            self._keep(touched)
+            return decisions
 
     def learner(self, uln: str) -> Learner | None:
         try:
@@ -110,10 +142,11 @@ class LearnerRecords(Application[UUID]):
             inbound = parse_inbound(raw)
         except ContractError as error:
             return self._refuse_unattributed(error, now, touched)
-        envelope: dict[str, Any] = inbound.model_dump(mode="json", exclude_none=True)
+        # One serialisation serves as the stored original and as the digest's input.
+        envelope, digest = inbound.wire_and_digest()
         uln = envelope["subject"]
         learner = self._learner_for(uln, touched)
-        receipt = learner.receive(envelope, inbound.digest(), self.catalogue, now)
+        receipt = learner.receive(envelope, digest, self.catalogue, now)
         return Outcome(
             receipt.outcome,
             uln,
@@ -125,13 +158,37 @@ class LearnerRecords(Application[UUID]):
         )
 
     def _learner_for(self, uln: str, touched: dict[UUID, Learner | Unattributed]) -> Learner:
+        learner = self._cached(uln, touched)
+        if learner is None:
+            learner = Learner(uln)
+            touched[learner.id] = learner
+        return learner
+
+    def _cached(self, uln: str, touched: dict[UUID, Learner | Unattributed]) -> Learner | None:
+        """The learner for this batch: already touched, else cached, else from the store."""
         learner_id = Learner.create_id(uln)
         held = touched.get(learner_id)
         if isinstance(held, Learner):
             return held
-        learner = self.learner(uln) or Learner(uln)
-        touched[learner_id] = learner
+        learner = self._cache.get(learner_id) or self.learner(uln)
+        if learner is not None:
+            touched[learner_id] = learner
         return learner
+
+    def _keep(self, touched: Mapping[UUID, Learner | Unattributed]) -> None:
+        if self._cache_size <= 0:
+            return
+        cache = self._cache
+        for aggregate_id, aggregate in touched.items():
+            if isinstance(aggregate, Learner):
+                cache[aggregate_id] = aggregate
+                cache.move_to_end(aggregate_id)
+        while len(cache) > self._cache_size:
+            cache.popitem(last=False)
+
+    def _evict(self, touched: Mapping[UUID, Learner | Unattributed]) -> None:
+        for aggregate_id in touched:
+            self._cache.pop(aggregate_id, None)
 
     def _refuse_unattributed(
         self, error: ContractError, now: datetime, touched: dict[UUID, Learner | Unattributed]
