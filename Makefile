@@ -39,7 +39,7 @@ bench: $(STAMP)
 
 ## schemas: regenerate the committed JSON Schemas and AsyncAPI document
 schemas: $(STAMP)
-	$(BIN)/python -m contracts.generate
+	$(BIN)/python -m contracts.generate && $(BIN)/python -m services.asyncapi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
