@@ -8,9 +8,10 @@ one transaction (the decisions are the outbox a relay publishes from).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -18,10 +19,12 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.catalogue import Catalogue
 from domain.learner.acceptance import check_fact
-from domain.learner.decisions import Decision, derive_decisions, rejection
+from domain.learner.decisions import Decision, decisions_for, rejection
 from domain.learner.facts import Evidence, decode_fact
 from domain.learner.record import LearnerRecord
 from domain.learner.refusals import ConflictingDuplicateError, FactRefusedError
+from domain.learner.settled import Settled
+from domain.learner.status import registration_views
 
 LEARNERS = UUID("0b5f3a2e-8c41-5d67-a2f9-4e6b1c8d7a30")
 
@@ -38,6 +41,7 @@ class Receipt:
 
 class Learner(Aggregate):
     @staticmethod
+    @lru_cache(maxsize=65_536)
     def create_id(uln: str) -> UUID:
         return uuid5(LEARNERS, uln)
 
@@ -45,6 +49,7 @@ class Learner(Aggregate):
     def __init__(self, uln: str) -> None:
         self.uln = uln
         self.record = LearnerRecord(uln)
+        self.settled = Settled()
 
     def receive(
         self, inbound: Mapping[str, Any], digest: str, catalogue: Catalogue, now: datetime
@@ -81,16 +86,26 @@ class Learner(Aggregate):
             )
             return Receipt("rejected", (decision,), refused.reason.value, refused.detail)
         self._recorded(inbound=dict(inbound), digest=digest, received_at=now.isoformat())
-        decisions = self.review(catalogue, now, fact.evidence)
+        # Only the registrations this fact may have moved are reviewed (domain.learner.settled).
+        unchanged = self.settled.unchanged(self.record, fact, catalogue, now.date())
+        decisions = self.review(catalogue, now, fact.evidence, unchanged)
         return Receipt("recorded", tuple(decisions))
 
     def review(
-        self, catalogue: Catalogue, now: datetime, cause: Evidence | None = None
+        self,
+        catalogue: Catalogue,
+        now: datetime,
+        cause: Evidence | None = None,
+        unchanged: Container[str] = (),
     ) -> list[Decision]:
-        """Take the decisions the record calls for as of ``now`` and not yet taken."""
-        decisions = derive_decisions(self.record, catalogue, now, cause)
+        """Take the decisions the record calls for as of ``now`` and not yet taken
+        (by the registrations not known to be ``unchanged``)."""
+        day = now.date()
+        views = registration_views(self.record, catalogue, day, unchanged)
+        decisions = decisions_for(self.record, views, catalogue, cause, now)
         for decision in decisions:
             self._decided(decision=decision.to_json())
+        self.settled.note(views, day)
         return decisions
 
     # ``received_at`` is the service clock's time, which tests and replays

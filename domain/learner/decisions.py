@@ -8,7 +8,7 @@ subscriber can de-duplicate on the id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -79,8 +79,21 @@ def derive_decisions(
     record: LearnerRecord, catalogue: Catalogue, now: datetime, cause: Evidence | None
 ) -> list[Decision]:
     """What the record now calls for, as of ``now``, that has not been decided already."""
+    return decisions_for(
+        record, registration_views(record, catalogue, now.date()), catalogue, cause, now
+    )
+
+
+def decisions_for(
+    record: LearnerRecord,
+    views: Sequence[RegistrationView],
+    catalogue: Catalogue,
+    cause: Evidence | None,
+    now: datetime,
+) -> list[Decision]:
+    """What these views of the record's registrations call for, not yet decided."""
     decisions: list[Decision] = []
-    for view in registration_views(record, catalogue, now.date()):
+    for view in views:
         decisions.extend(_for_registration(record, view, catalogue, cause, now))
     return decisions
 

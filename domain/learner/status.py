@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -133,11 +134,12 @@ def registration_view(
 
 
 def registration_views(
-    record: LearnerRecord, catalogue: Catalogue, as_of: date
+    record: LearnerRecord, catalogue: Catalogue, as_of: date, skip: Container[str] = ()
 ) -> list[RegistrationView]:
-    """Every registration in force by ``as_of`` (registered on or before it)."""
+    """Every registration in force by ``as_of`` (registered on or before it), but those
+    of the qualifications in ``skip``."""
     return [
         registration_view(record, registration, catalogue, as_of)
-        for _, registration in sorted(record.registrations.items())
-        if registration.registered_on <= as_of
+        for qualification, registration in sorted(record.registrations.items())
+        if registration.registered_on <= as_of and qualification not in skip
     ]

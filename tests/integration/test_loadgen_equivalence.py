@@ -1,0 +1,80 @@
+"""The ingest shortcuts change nothing: the learner cache and the review's shortcut
+(domain.learner.settled) give the same outcomes and decisions as a full review of a
+learner replayed from the store, on loadgen histories; a failed batch is not cached."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from domain.catalogue import Catalogue
+from domain.learner import Learner
+from services.catalogue_files import load_catalogue
+from services.clock import FixedClock
+from services.loadgen import LoadProfile, learner_history, publications
+from services.records import CACHE_ENV, LearnerRecords, sqlite_env
+
+TODAY = date(2026, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+def _run(records: LearnerRecords, payloads: list[bytes]) -> list[str]:
+    lines = []
+    for start in range(0, len(payloads), 200):
+        for o in records.receive_batch(payloads[start : start + 200]):
+            decisions = [d.to_json() for d in o.decisions]
+            lines.append(json.dumps([o.outcome, o.uln, o.event_id, o.reason, decisions]))
+    return lines
+
+
+@pytest.mark.slow
+def test_cache_and_shortcuts_decide_exactly_as_a_full_review(
+    tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payloads = [p for _, p in publications(catalogue, LoadProfile(learners=400, seed=11))]
+    fast = LearnerRecords(catalogue, FixedClock(TODAY), sqlite_env(tmp_path / "fast.sqlite"))
+    # The reference: no cache (every batch replays its learners) and no shortcut.
+    monkeypatch.setattr("domain.learner.settled.Settled.unchanged", lambda *_: set(), raising=True)
+    full = LearnerRecords(
+        catalogue, FixedClock(TODAY), {**sqlite_env(tmp_path / "full.sqlite"), CACHE_ENV: "0"}
+    )
+    expected = _run(full, payloads)
+    monkeypatch.undo()
+    assert _run(fast, payloads) == expected
+    ulns = sorted({json.loads(line)[1] for line in expected if json.loads(line)[1]})
+    later = FixedClock(date(2031, 9, 1))  # every window has expired by then
+    fast.clock = full.clock = later
+    assert [d.to_json() for d in fast.review(ulns)] == [d.to_json() for d in full.review(ulns)]
+
+
+def test_a_failed_batch_leaves_no_learner_in_the_cache(
+    tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = LearnerRecords(catalogue, FixedClock(TODAY), sqlite_env(tmp_path / "s.sqlite"))
+    profile = LoadProfile(learners=20, seed=3)
+    history = max((learner_history(catalogue, profile, n) for n in range(1, 21)), key=len)
+    records.receive_batch(history[:1])
+    learner_id = next(iter(records._cache))
+    stored_version = records._cache[learner_id].version
+
+    def broken_save(*_: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(records, "save", broken_save)
+    with pytest.raises(RuntimeError):
+        records.receive_batch(history[1:])
+    assert learner_id not in records._cache
+    monkeypatch.undo()
+    # The retry starts again from what was stored, and stores it all.
+    records.receive_batch(history[1:])
+    learner = records.repository.get(learner_id)
+    assert isinstance(learner, Learner)
+    assert learner.version > stored_version
+    assert records._cache[learner_id].version == learner.version
