@@ -74,7 +74,7 @@ def test_a_failed_batch_leaves_no_learner_in_the_cache(
     monkeypatch.undo()
     # The retry starts again from what was stored, and stores it all.
     records.receive_batch(history[1:])
-    learner = records.repository.get(learner_id)
+    learner: Learner = records.repository.get(learner_id)
     assert isinstance(learner, Learner)
     assert learner.version > stored_version
     assert records._cache[learner_id].version == learner.version
