@@ -89,6 +89,14 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S,S,...",
         help="seconds before each retry of a failing message (default 1,5,15,60)",
     )
+    parser.add_argument(
+        "--ack-wait",
+        type=float,
+        default=defaults.ack_wait,
+        metavar="S",
+        help="seconds before a batch a crashed process never acked is redelivered; "
+        "later redeliveries back off to 10x (default %(default)s)",
+    )
     parser.add_argument("--log-level", default="INFO", help="default %(default)s")
     parser.add_argument(
         "--log-format",
@@ -152,7 +160,8 @@ def settings_from(args: argparse.Namespace, url: str) -> ServiceSettings:
     policy = IngestPolicy(
         max_attempts=args.max_attempts,
         max_deliver=max_deliver,
-        backoff=IngestPolicy().backoff[:max_deliver],
+        backoff=_backoff(args.ack_wait)[:max_deliver],
+        ack_wait=args.ack_wait,
         retry_delays=tuple(args.retry_delays),
     )
     return ServiceSettings(
@@ -161,6 +170,11 @@ def settings_from(args: argparse.Namespace, url: str) -> ServiceSettings:
         views=args.views,
         streams=StreamsConfig(ingest=policy),
     )
+
+
+def _backoff(ack_wait: float) -> tuple[float, ...]:
+    """The default policy's shape (30, 60, 120, 300 s) scaled to ``ack_wait``."""
+    return tuple(ack_wait * factor for factor in (1, 2, 4, 10))
 
 
 def clock_from(args: argparse.Namespace) -> Clock:

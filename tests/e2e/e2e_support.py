@@ -60,6 +60,9 @@ class ServiceProcess:
             "2",
             "--retry-delays",
             "0.1",
+            # A batch in flight when the process is killed comes back after this long.
+            "--ack-wait",
+            "2",
             *self.extra,
         ]
 
