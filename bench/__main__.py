@@ -9,11 +9,25 @@ from bench import rules
 # Later benchmarks (end to end) append their main here.
 BENCHMARKS: list[Callable[[], None]] = [rules.main]
 
+# End to end (bench/_common.py; BENCH=quick for a small run). The summary line is last.
+from bench import baseline, e2e, inprocess, latency, rebuild, rss  # noqa: E402
+
+BENCHMARKS += [
+    inprocess.main,
+    baseline.main,
+    e2e.main,
+    rss.main,
+    latency.main,
+    rebuild.main,
+    rss.summary,
+]
+
 
 def main() -> None:
-    for benchmark in BENCHMARKS:
+    for n, benchmark in enumerate(BENCHMARKS):
+        if n:
+            print()
         benchmark()
-        print()
 
 
 if __name__ == "__main__":
