@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
@@ -47,15 +47,22 @@ log = structlog.get_logger(__name__)
 _FLUSH_TIMEOUT = 30.0
 
 
-def build_broker(url: str, query: StatusQuery | None = None, **options: Any) -> NatsBroker:
+def build_broker(
+    url: str,
+    query: StatusQuery | None = None,
+    *,
+    on_reconnected: Callable[[], None] = lambda: None,
+    **options: Any,
+) -> NatsBroker:
     """The FastStream broker with the status query subscriber (when ``query`` is given)."""
 
     async def on_disconnected() -> None:
         if not broker.connection.is_closed:  # closing reports a disconnection too
             log.warning("nats.disconnected")
 
-    async def on_reconnected() -> None:
+    async def reconnected() -> None:
         log.info("nats.reconnected")
+        on_reconnected()
 
     async def on_error(error: Exception) -> None:
         log.warning("nats.error", error=repr(error))
@@ -67,7 +74,7 @@ def build_broker(url: str, query: StatusQuery | None = None, **options: Any) -> 
         max_reconnect_attempts=-1,
         reconnect_time_wait=options.pop("reconnect_time_wait", 0.5),
         disconnected_cb=on_disconnected,
-        reconnected_cb=on_reconnected,
+        reconnected_cb=reconnected,
         error_cb=on_error,
         graceful_timeout=10.0,
         # One line per status query is noise at INFO; the service logs what matters.
@@ -110,7 +117,8 @@ class RecordsService:
             records, self.view, on_decided=self.stored, tick=settings.scheduler_tick
         )
         self.query = StatusQuery(self.view, replay_from(records), lambda: self.clock.now().date())
-        self.broker = build_broker(settings.nats_url, self.query)
+        # After an outage the relay retries at once rather than at the end of its back-off.
+        self.broker = build_broker(settings.nats_url, self.query, on_reconnected=self.stored)
         self.ingest = RecordsIngest(records, on_stored=self.stored)
         self.relay: OutboxRelay | None = None
         self.consumer: BatchConsumer | None = None

@@ -204,6 +204,7 @@ async def test_the_relay_waits_out_a_nats_outage(
             during = store_decisions(app, 3)
             relay.wake()  # its attempts fail until the server is back
             await nats_server.astart()
+            relay.wake()  # as the service does on reconnection: no waiting out a back-off
 
             await relay.wait_for(app.recorder.max_notification_id(), timeout=15)
         assert await stored_ids(js) == before + during
