@@ -1,7 +1,8 @@
 """The learner record: facts in, statuses and decisions out."""
 
+from contracts.outbound import DecisionKind
 from domain.learner.aggregate import Learner, Receipt
-from domain.learner.decisions import Decision, DecisionKind, derive_decisions, rejection
+from domain.learner.decisions import Decision, derive_decisions, rejection
 from domain.learner.facts import Evidence, Fact, decode_fact
 from domain.learner.record import LearnerRecord
 from domain.learner.refusals import FactRefusedError, RefusalReason

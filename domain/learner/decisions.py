@@ -11,30 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
+from contracts.outbound import DecisionKind
 from domain.catalogue import Catalogue
 from domain.learner.facts import Achievement, Evidence
 from domain.learner.record import LearnerRecord
 from domain.learner.status import RegistrationStatus, RegistrationView, registration_views
 
 DECISIONS = UUID("6d1e7a0c-3f52-5b8e-9a41-0c2f7d9b1e53")
-
-
-class DecisionKind(StrEnum):
-    ELIGIBLE = "eligible"
-    ELIGIBILITY_WITHDRAWN = "eligibility_withdrawn"
-    WINDOW_EXPIRED = "window_expired"
-    UNIT_CERTIFICATE = "unit_certificate"
-    REJECTED = "rejected"
-
-    @property
-    def event_type(self) -> str:
-        if self is DecisionKind.REJECTED:
-            return "event.rejected.v1"
-        return f"certification.{self.value}.v1"
 
 
 @dataclass(frozen=True, slots=True)

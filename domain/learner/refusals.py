@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from contracts.errors import RejectionReason as RefusalReason
 
-
-class RefusalReason(StrEnum):
-    MALFORMED = "malformed"
-    INVALID_ULN = "invalid_uln"
-    UNKNOWN_QUALIFICATION = "unknown_qualification"
-    UNKNOWN_UNIT = "unknown_unit"
-    FUTURE_DATED = "future_dated"
-    REGISTRATION_OUTSIDE_ACCREDITATION_PERIOD = "registration_outside_accreditation_period"
-    LEARNER_UNDER_MINIMUM_AGE = "learner_under_minimum_age"
-    ALREADY_REGISTERED = "already_registered"
-    NOT_REGISTERED = "not_registered"
-    UNKNOWN_ACHIEVEMENT = "unknown_achievement"
-    CONFLICTING_DUPLICATE = "conflicting_duplicate"
+__all__ = ["FactRefusedError", "RefusalReason"]
 
 
 class FactRefusedError(Exception):
