@@ -62,14 +62,22 @@ class StatusView:
         return int(found[0]) if found else 0
 
     def apply(
-        self, expected: int, position: int, learners: Mapping[str, Sequence[Mapping[str, Any]]]
+        self,
+        expected: int,
+        position: int,
+        learners: Mapping[str, Sequence[Mapping[str, Any]]],
+        *,
+        durable: bool = True,
     ) -> None:
         """Replace the rows of each learner given and move the position, atomically.
 
         ``expected`` is the position the caller started from; if the stored one differs
         (a rebuild reset it meanwhile) nothing is written and PositionConflictError raised.
+        ``durable=False`` (a rebuild only) commits without waiting for the disk: still
+        atomic, but a power cut may lose the last pages, and the rebuild is simply rerun.
+        Only this file, the rebuildable view, is ever written so; never the event store.
         """
-        with self._transaction() as db:
+        with self._transaction(durable=durable) as db:
             current = db.execute("SELECT position FROM view_position WHERE view = ?", (_VIEW,))
             found = current.fetchone()
             if (int(found[0]) if found else 0) != expected:
@@ -90,6 +98,12 @@ class StatusView:
                 "ON CONFLICT (view) DO UPDATE SET position = excluded.position",
                 (_VIEW, position),
             )
+
+    def checkpoint(self) -> None:
+        """Write the log into the file and sync it (the end of a non-durable rebuild)."""
+        with self._connect() as db:
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def reset(self) -> None:
         """Empty the view and put its position back to the start (a rebuild)."""
@@ -128,8 +142,10 @@ class StatusView:
         return contextlib.closing(sqlite3.connect(self.path, timeout=30.0, isolation_level=None))
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
         with self._connect() as db:
+            if not durable:
+                db.execute("PRAGMA synchronous=OFF")
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db

@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from projections.status_projection import REBUILD_BATCH
 from services.commands._output import console, fail, print_json
 from services.config import views_location
 from services.store import store_location
@@ -33,7 +34,9 @@ def register(subparsers: Any) -> None:
         metavar="PATH",
         help="the read models' file (default beside the store)",
     )
-    parser.add_argument("--batch", type=int, default=2000, help="notifications per transaction")
+    parser.add_argument(
+        "--batch", type=int, default=REBUILD_BATCH, help="notifications per transaction"
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary, no progress")
     parser.set_defaults(handler=run)
 
