@@ -39,9 +39,12 @@ class UnitFacts:
     tallies: tuple[tuple[int, int], ...]
     packed: int  # gains and uses as one addition to a packed state (see packing)
     packed_uses: int  # the uses alone
+    packed_gains: int  # the gains alone
     # Per need, a bit mask of the caps this unit uses at least as much of as it
     # gains toward the need: a cap then bounds what its units can bring the need.
-    covers: tuple[int, ...]
+    # One field of len(caps) bits per need (need i at bit i * len(caps)), so the
+    # masks of many units combine with one & each.
+    covers: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +170,8 @@ def build_index(qualification: Qualification) -> RuleIndex:
             tallies=tuple(tallies[urn]),
             packed=layout.pack(gains[urn], uses[urn]),
             packed_uses=layout.pack((), uses[urn]),
-            covers=_covers(len(needs), gains[urn], uses[urn]),
+            packed_gains=layout.pack(gains[urn], ()),
+            covers=_covers(len(needs), len(caps), gains[urn], uses[urn]),
         )
         for urn in by_urn
     }
@@ -187,13 +191,13 @@ def build_index(qualification: Qualification) -> RuleIndex:
 
 
 def _covers(
-    need_count: int, gains: list[tuple[int, int]], uses: list[tuple[int, int]]
-) -> tuple[int, ...]:
+    need_count: int, cap_count: int, gains: list[tuple[int, int]], uses: list[tuple[int, int]]
+) -> int:
     gained = dict(gains)
-    return tuple(
-        sum(1 << cap for cap, used in uses if used >= gained.get(need, 0))
-        if need in gained
-        else -1  # gains nothing toward the need: every cap bounds that
+    every = (1 << cap_count) - 1  # gains nothing toward the need: every cap bounds that
+    return sum(
+        (sum(1 << cap for cap, used in uses if used >= gained[need]) if need in gained else every)
+        << (need * cap_count)
         for need in range(need_count)
     )
 

@@ -113,83 +113,126 @@ def best_selection(
     ``items`` come in order of preference; the result's second part is the total
     still lacking across the needs (0 when the selection completes the rules).
     """
+    overflow = layout.overflow
     together = state + sum(u.packed for u in items)
-    if not together & layout.overflow:
+    if not together & overflow:
         # Everything fits: counting all is least lacking, most credits, most preferred.
         return tuple(u.urn for u in items), layout.lacking(together)
-    return _best_with_linear_part(layout, state, items)
+    # An item that overflows a maximum on its own is in no selection: leave it out
+    # of the search (its preference bit stays unset). Caps only fill up, so this
+    # is exact; if the rest fit together, counting all of them is the answer again.
+    fitting = [(i, u) for i, u in enumerate(items) if not (state + u.packed_uses) & overflow]
+    if len(fitting) < len(items):
+        together = state + sum(u.packed for _, u in fitting)
+        if not together & overflow:
+            return tuple(u.urn for _, u in fitting), layout.lacking(together)
+    return _best_by_progress(layout, state, fitting, len(items) - 1)
 
 
-def _best_with_linear_part(
-    layout: Layout, state: int, items: Sequence[UnitFacts]
+def _best_by_progress(
+    layout: Layout, state: int, items: Sequence[tuple[int, UnitFacts]], top: int
 ) -> tuple[tuple[str, ...], int]:
-    """The search, with needs that no selection can fill taken out of the state.
+    """The search over the caps and the needs a selection might fill, scored by progress.
 
-    For such a need nothing saturates, so what is lacking falls by the sum of the
-    gains, whichever units give them: a weight per unit. Only the caps and the
-    needs a selection might fill stay in the state, so fewer states differ.
+    What is lacking falls by a selection's *progress*: its gains toward the unmet
+    needs, except what goes past a need's deficit. For a need that no selection
+    can fill nothing goes past, so it is a weight per unit and stays out of the
+    state. A need that some selection might fill stays in the state, and once
+    met its field is reset to just the guard bit, the excess taken off the
+    progress: states then differ only in what the rest of the search can see.
+    Least lacking is most progress, so every state keeps one packed value:
+    progress, then credits, then the preference mask (the item at position i at
+    bit top-i, so masks compare as the preference order). ``items`` are
+    (position in order of preference, item); ``top`` is the last position.
     """
-    saturable, weights = _split_needs(layout, state, items)
-    overflow, top = layout.overflow, len(items) - 1
-    # value = weight, then credits, then the preference mask (item i at bit top-i,
-    # so masks compare as the preference order), packed in one int.
-    credit_shift = len(items)
-    weight_shift = credit_shift + sum(u.credits for u in items).bit_length()
+    saturable, weighed, resets = _split_needs(layout, state, [u for _, u in items])
+    overflow = layout.overflow
+    guards = layout.met & saturable
+    credit_shift = top + 1
+    progress_shift = credit_shift + sum(u.credits for _, u in items).bit_length()
     best: dict[int, int] = {state: 0}
-    for i, unit in enumerate(items):
-        add = unit.packed_uses + sum(
-            amount << layout.needs[need][0] for need, amount in unit.gains if need in saturable
-        )
-        gain = (weights[i] << weight_shift) + (unit.credits << credit_shift) + (1 << (top - i))
-        grown = dict(best)
+    for i, unit in items:
+        gains = unit.packed_gains
+        add = unit.packed_uses + (gains & saturable)
+        progress = 0
+        for shift, mask in weighed:
+            progress += gains >> shift & mask
+        gain = (progress << progress_shift) + (unit.credits << credit_shift) + (1 << (top - i))
+        grown = best.copy()
+        known = grown.get
         for before, value in best.items():
             after = before + add
-            if not after & overflow and value + gain > grown.get(after, -1):
-                grown[after] = value + gain
+            if not after & overflow:
+                value += gain
+                met = after & guards
+                if met:
+                    clear, excess_fields = resets[met]
+                    excess = 0
+                    for shift, mask in excess_fields:
+                        excess += after >> shift & mask
+                    value -= excess << progress_shift
+                    after &= clear
+                if value > known(after, -1):
+                    grown[after] = value
         best = grown
-    if not saturable:  # what is lacking is linear: the most weight wins outright
-        value = max(best.values())
-        chosen = tuple(u.urn for i, u in enumerate(items) if value >> (top - i) & 1)
-        return chosen, layout.lacking(state) - (value >> weight_shift)
-    fields = [layout.needs[need] for need in sorted(saturable)]
-    lowest = (1 << weight_shift) - 1
-    _, _, value = min(
-        (layout.lacking(s, fields) - (v >> weight_shift), -(v & lowest), v) for s, v in best.items()
-    )
-    chosen = tuple(u.urn for i, u in enumerate(items) if value >> (top - i) & 1)
-    counted = state + sum(u.packed for i, u in enumerate(items) if value >> (top - i) & 1)
-    return chosen, layout.lacking(counted)
+    value = max(best.values())
+    taken = [u for i, u in items if value >> (top - i) & 1]
+    counted = state + sum(u.packed for u in taken)
+    return tuple(u.urn for u in taken), layout.lacking(counted)
+
+
+Resets = dict[int, tuple[int, tuple[tuple[int, int], ...]]]
 
 
 def _split_needs(
     layout: Layout, state: int, items: Sequence[UnitFacts]
-) -> tuple[set[int], list[int]]:
-    """The needs some selection of ``items`` might fill, and each item's gain toward the rest.
+) -> tuple[int, list[tuple[int, int]], Resets]:
+    """The needs some selection of ``items`` might fill, and how to weigh gains.
 
+    Returns the mask of the fields (guard bits too) of the needs that might be
+    filled; (shift, value mask) per unmet need some item gains toward, to read
+    each item's gain toward it from its packed gains; and per set of the
+    fillable needs' guard bits, the mask that resets those fields to the guard
+    bit alone and the (shift, value mask) of what goes past each.
     A need cannot be filled when its deficit is at least everything the items
     could bring it, or at least what is left of a cap that bounds all their
     gains toward it.
     """
-    deficits = layout.deficits(state)
-    caps_left = layout.caps_left(state)
-    total: dict[int, int] = {}
-    covered: dict[int, int] = {}
+    reach_all = 0
+    covered = -1
     for unit in items:
-        for i, amount in unit.gains:
-            if deficits[i]:
-                total[i] = total.get(i, 0) + amount
-                covered[i] = covered.get(i, -1) & unit.covers[i]
-    saturable = set()
-    for i, reach in total.items():
-        mask = covered[i]
-        bound = min([reach, *(left for j, left in enumerate(caps_left) if mask >> j & 1)])
-        if deficits[i] < bound:
-            saturable.add(i)
-    weights = [
-        sum(amount for i, amount in unit.gains if deficits[i] and i not in saturable)
-        for unit in items
-    ]
-    return saturable, weights
+        reach_all += unit.packed_gains  # fields are wide enough for every unit: no carry
+        covered &= unit.covers
+    cap_count = len(layout.caps)
+    cap_mask = (1 << cap_count) - 1
+    caps_left: list[int] | None = None
+    saturable = 0
+    weighed: list[tuple[int, int]] = []
+    resets: Resets = {0: (-1, ())}
+    for need, (shift, width) in enumerate(layout.needs):
+        value = state >> shift & ((2 << width) - 1)
+        if value >> width:
+            continue  # met already
+        low = (1 << width) - 1
+        reach = reach_all >> shift & low
+        if not reach:
+            continue
+        weighed.append((shift, low))
+        deficit = (1 << width) - value
+        bound = reach
+        mask = covered >> (need * cap_count) & cap_mask
+        if mask and deficit < bound:
+            if caps_left is None:
+                caps_left = layout.caps_left(state)
+            for cap, left in enumerate(caps_left):
+                if mask >> cap & 1 and left < bound:
+                    bound = left
+        if deficit < bound:
+            saturable |= ((2 << width) - 1) << shift
+            guard, values = 1 << (shift + width), low << shift
+            for met, (clear, excess) in list(resets.items()):
+                resets[met | guard] = (clear & ~values, (*excess, (shift, low)))
+    return saturable, weighed, resets
 
 
 Cost = Callable[[UnitFacts], int]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from domain.catalogue import (
@@ -21,6 +21,9 @@ from domain.catalogue import (
     UnitsFromEachGroup,
 )
 from domain.rules import evaluate, oracle, shortfall
+from domain.rules.index import UnitFacts, index_of
+from domain.rules.packing import Layout
+from domain.rules.search import best_selection
 from services.catalogue_files import load_catalogue
 
 DATES = QualificationDates(
@@ -244,3 +247,58 @@ def _check_explanation(
         assert result.completed_on is None
     # Deterministic, whatever the order the units arrive in.
     assert evaluate(qualification, dict(reversed(achieved.items())), registered_on) == result
+
+
+def _best_by_brute_force(
+    layout: Layout, state: int, items: list[UnitFacts]
+) -> tuple[tuple[str, ...], int]:
+    """best_selection by its definition: every subset within the caps, least lacking,
+    then most credits, then the earliest items (the preference mask, largest first)."""
+    top = len(items) - 1
+    best: tuple[int, int, int] | None = None
+    for mask in range(1 << len(items)):
+        taken = [u for i, u in enumerate(items) if mask >> (top - i) & 1]
+        counted = state + sum(u.packed for u in taken)
+        if counted & layout.overflow:
+            continue
+        key = (layout.lacking(counted), -sum(u.credits for u in taken), -mask)
+        if best is None or key < best:
+            best = key
+    assert best is not None  # the empty selection always fits
+    chosen = tuple(u.urn for i, u in enumerate(items) if -best[2] >> (top - i) & 1)
+    return chosen, best[0]
+
+
+def _check_best_selection(qualification: Qualification, achieved: dict[str, date]) -> None:
+    index = index_of(qualification)
+    units = [index.units[urn] for _, urn in sorted((d, u) for u, d in achieved.items())]
+    always = [u for u in units if not u.uses]
+    choices = [u for u in units if u.uses]
+    state = index.layout.start + sum(u.packed for u in always)
+    assert best_selection(index.layout, state, choices) == _best_by_brute_force(
+        index.layout, state, choices
+    )
+
+
+@FAST
+@given(st.data())
+def test_best_selection_is_the_least_lacking_subset_on_random_rules(
+    data: st.DataObject,
+) -> None:
+    qualification = data.draw(qualifications())
+    _check_best_selection(qualification, data.draw(learners(qualification, outside=False)))
+
+
+@pytest.mark.parametrize("qualification_id", REAL)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_best_selection_is_the_least_lacking_subset_on_real_qualifications(
+    qualification_id: str, data: st.DataObject
+) -> None:
+    qualification = CATALOGUE.qualification(qualification_id)
+    urns = sorted(u.urn for u in qualification.units())
+    chosen = data.draw(st.lists(st.sampled_from(urns), unique=True, min_size=8, max_size=18))
+    achieved = {urn: DAY0 + timedelta(days=data.draw(st.integers(0, 365))) for urn in chosen}
+    index = index_of(qualification)
+    assume(sum(1 for urn in chosen if index.units[urn].uses) <= 12)
+    _check_best_selection(qualification, achieved)
