@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench schemas fmt clean
+.PHONY: run test test-postgres lint typecheck unit bench schemas fmt clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "learner-records needs Python 3.11 or newer")'
@@ -21,6 +21,12 @@ run: $(STAMP)
 ## test: lint, types, then the whole test suite against real parts
 test: lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-postgres: the store scenarios again on PostgreSQL; needs a server URL whose user may
+## create databases, e.g. make test-postgres PG=postgresql://postgres@127.0.0.1:5432/postgres
+test-postgres: $(STAMP)
+	@test -n "$(PG)" || { echo "give PG=postgresql://user@host:port/db"; exit 2; }
+	LEARNER_RECORDS_TEST_POSTGRES='$(PG)' $(BIN)/python -m pytest -m postgres $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,11 +7,13 @@ revocation, credit transfer and determinism of decision ids.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from stores import BACKENDS, store_for
 
 from contracts.uln import make_uln
 from domain.catalogue import Catalogue, Qualification
@@ -41,11 +43,19 @@ def clock() -> FixedClock:
     return FixedClock(date(2026, 11, 23))
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def records(tmp_path: Path, catalogue: Catalogue, clock: FixedClock) -> Iterator[LearnerRecords]:
-    app = open_records(str(tmp_path / "records.sqlite"), catalogue, clock)
-    yield app
-    app.close()
+def records(
+    backend: str, tmp_path: Path, catalogue: Catalogue, clock: FixedClock
+) -> Iterator[LearnerRecords]:
+    with store_for(backend, tmp_path) as location:
+        app = open_records(location, catalogue, clock)
+        yield app
+        app.close()
 
 
 @pytest.fixture
@@ -441,17 +451,50 @@ def test_already_registered(records: LearnerRecords, events: EventFactory) -> No
 
 
 def test_a_batch_is_one_transaction(
-    tmp_path: Path, catalogue: Catalogue, clock: FixedClock, events: EventFactory
+    backend: str, tmp_path: Path, catalogue: Catalogue, clock: FixedClock, events: EventFactory
 ) -> None:
-    path = tmp_path / "records.sqlite"
-    app = open_records(str(path), catalogue, clock)
+    with store_for(backend, tmp_path) as location:
+        _batch_is_stored_together(location, catalogue, clock, events)
+
+
+def _batch_is_stored_together(
+    path: str, catalogue: Catalogue, clock: FixedClock, events: EventFactory
+) -> None:
+    app = open_records(path, catalogue, clock)
     learners = [make_uln(n) for n in range(10, 20)]
     batch = [events.registered(uln, OCR_L4, date(2024, 1, 1)) for uln in learners]
     before = app.recorder.max_notification_id() or 0
     app.receive_batch(batch)
     app.close()
-    reopened = open_records(str(path), catalogue, clock)
+    reopened = open_records(path, catalogue, clock)
     assert all(reopened.status(uln) for uln in learners)
     # Opened + FactRecorded per learner, all committed together.
     assert (reopened.recorder.max_notification_id() or 0) - before == 2 * len(learners)
+    reopened.close()
+
+
+def test_a_batch_that_cannot_be_stored_leaves_nothing_behind(
+    tmp_path: Path, catalogue: Catalogue, clock: FixedClock, events: EventFactory
+) -> None:
+    path = tmp_path / "records.sqlite"
+    app = open_records(str(path), catalogue, clock)
+    app.receive_batch([events.registered(make_uln(30), OCR_L4, date(2024, 1, 1))])
+    with sqlite3.connect(path) as db:
+        # The store refuses the last event of the batch, as a full disk would.
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON stored_events "
+            "WHEN CAST(NEW.state AS TEXT) LIKE '%last-of-batch%' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    before = app.recorder.max_notification_id()
+    batch = [events.registered(make_uln(n), OCR_L4, date(2024, 1, 1)) for n in range(31, 35)]
+    batch.append(events.achieved(make_uln(30), "J/601/1630", date(2024, 2, 1), id="last-of-batch"))
+    with pytest.raises(Exception, match="refused"):
+        app.receive_batch(batch)
+    assert app.recorder.max_notification_id() == before
+    app.close()
+    reopened = open_records(str(path), catalogue, clock)
+    assert all(reopened.status(make_uln(n)) is None for n in range(31, 35))
+    views = reopened.status(make_uln(30)) or []
+    assert [v.evaluation.counted_units for v in views] == [()]
     reopened.close()
