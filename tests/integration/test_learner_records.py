@@ -492,6 +492,9 @@ def test_a_batch_that_cannot_be_stored_leaves_nothing_behind(
     with pytest.raises(Exception, match="refused"):
         app.receive_batch(batch)
     assert app.recorder.max_notification_id() == before
+    # Nor does the writer's memory of its learners keep what the store refused.
+    assert [v.evaluation.counted_units for v in app.status(make_uln(30)) or []] == [()]
+    assert app.status(make_uln(31)) is None
     app.close()
     reopened = open_records(str(path), catalogue, clock)
     assert all(reopened.status(make_uln(n)) is None for n in range(31, 35))
