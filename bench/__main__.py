@@ -16,9 +16,9 @@ BENCHMARKS += [
     inprocess.main,
     baseline.main,
     e2e.main,
-    rss.main,
     latency.main,
     rebuild.main,
+    rss.main,
     rss.summary,
 ]
 

@@ -110,7 +110,7 @@ class IngestPolicy:
     max_deliver: int = 7
     retry_delays: tuple[float, ...] = (1.0, 5.0, 15.0, 60.0)
     max_ack_pending: int = 1000
-    batch_size: int = 100
+    batch_size: int = 500
     fetch_timeout: float = 1.0
 
     def __post_init__(self) -> None:

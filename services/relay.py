@@ -138,6 +138,10 @@ def decision_messages(records: LearnerRecords) -> MessagesOf:
     from services.outbound import outbound_message
 
     def messages_of(notification: Notification) -> Sequence[Publishable]:
+        # Most notifications are facts: only refusals and decisions carry a decision, so
+        # the rest are not even decoded (the mapper's event objects are costly).
+        if not notification.topic.endswith(_CARRY_DECISIONS):
+            return ()
         event = records.mapper.to_domain_event(notification)
         decision = getattr(event, "decision", None)
         if decision is None:
@@ -145,6 +149,11 @@ def decision_messages(records: LearnerRecords) -> MessagesOf:
         return (outbound_message(Decision.from_json(decision)),)
 
     return messages_of
+
+
+# The topics (class names) of the events that carry a ``decision``: Learner.FactRefused,
+# Learner.DecisionTaken, Unattributed.Refused. A test checks every decision is published.
+_CARRY_DECISIONS = (".DecisionTaken", "Refused")
 
 
 def _count(values: Iterable[str]) -> dict[str, int]:
