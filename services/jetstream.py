@@ -335,6 +335,11 @@ class BatchOutcome:
         return self
 
 
+# How long a fetch lingers for more once it has something (or to find something when
+# the consumer is busy): short, so a trickle of events is not held back for a batch.
+_GATHER_S = 0.005
+
+
 class BatchConsumer:
     """Fetches batches from the durable ingest consumer and settles every message.
 
@@ -362,17 +367,35 @@ class BatchConsumer:
             durable=self._policy.durable, stream=self._config.inbound.name
         )
         log.info("ingest.started", stream=self._config.inbound.name, consumer=self._policy.durable)
+        # The next batch is fetched while the one in hand is stored: the round trip to
+        # the server overlaps the commit. Batches are still handled one after another,
+        # in order, and each is acked only after its own commit.
+        in_hand: asyncio.Task[BatchOutcome] | None = None
         try:
             while not stop.is_set():
                 msgs = await self._fetch(sub, stop)
-                if msgs:
-                    self.totals += await self.process(msgs)
+                if in_hand is not None:
+                    self.totals += await in_hand
+                    in_hand = None
+                if msgs and stop.is_set():
+                    await self._give_back(msgs)
+                elif msgs:
+                    in_hand = asyncio.create_task(self.process(msgs))
+            if in_hand is not None:
+                self.totals += await in_hand
         finally:
             with contextlib.suppress(nats.errors.Error):
                 await sub.unsubscribe()
             log.info(
                 "ingest.stopped", acked=self.totals.acked, dead_lettered=self.totals.dead_lettered
             )
+
+    @staticmethod
+    async def _give_back(msgs: Sequence[Msg]) -> None:
+        """Messages fetched as the loop stops: redelivered now, not after ack_wait."""
+        for msg in msgs:
+            with contextlib.suppress(nats.errors.Error):
+                await msg.nak()
 
     async def process(self, msgs: Sequence[Msg]) -> BatchOutcome:
         """Hand one fetched batch to the handler and settle each message. Usable on its own."""
@@ -462,14 +485,21 @@ class BatchConsumer:
     async def _fetch(
         self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event
     ) -> list[Msg]:
+        """What is waiting, up to a batch; when nothing is, the first message to arrive.
+
+        nats-py's fetch of N, finding nothing at once, leaves a pull request that waits
+        until N messages or its timeout: at a trickle that holds a learner's event for up
+        to the whole timeout. So an idle consumer waits for one message, then takes what
+        came with it in a short, bounded second fetch.
+        """
         try:
-            return await sub.fetch(
-                batch=self._policy.batch_size, timeout=self._policy.fetch_timeout
-            )
-        except TimeoutError:
-            # nats-py raises its own TimeoutError or, on some paths, asyncio's (the builtin
-            # since 3.11): both mean nothing to do; look at the stop event and ask again.
-            return []
+            msgs = await self._pull(sub, self._policy.batch_size, _GATHER_S)
+            if msgs:
+                return msgs
+            first = await self._pull(sub, 1, self._policy.fetch_timeout)
+            if not first:
+                return []
+            return first + await self._pull(sub, self._policy.batch_size - 1, _GATHER_S)
         except nats.errors.ConnectionClosedError:
             raise
         except nats.errors.Error as exc:
@@ -477,6 +507,17 @@ class BatchConsumer:
             log.warning("ingest.fetch_failed", error=repr(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._policy.fetch_timeout)
+            return []
+
+    @staticmethod
+    async def _pull(
+        sub: JetStreamContext.PullSubscription, batch: int, timeout: float
+    ) -> list[Msg]:
+        try:
+            return await sub.fetch(batch=batch, timeout=timeout)
+        except TimeoutError:
+            # nats-py raises its own TimeoutError or, on some paths, asyncio's (the builtin
+            # since 3.11): both mean nothing arrived in time.
             return []
 
 
