@@ -8,17 +8,25 @@ to just before its first notification in the page. Each learner touched by a pag
 evaluated once, and its rows written with the page's last position in one transaction,
 so the view is exactly as of its position.
 
-A rebuild is the same fold from zero with big pages and a big cache (each learner is
-evaluated once per page it appears in, and the loadgen/ingest order keeps a learner's
-events close together); only its view writes are cheaper (see ``StatusView.apply``).
+A rebuild is the same fold from zero, but every learner is folded to the end of the log
+first and evaluated once, and all the rows written in one transaction with that last
+position (``StatusView.replace``): the view keeps answering from its old rows meanwhile,
+and a running projection notices that its position moved and carries on from there. On
+SQLite the rebuild reads the stored events' rows itself (only the topics that can move a
+status) and splits the learners between processes, each folding and evaluating its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing
+import os
+import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -29,7 +37,7 @@ from eventsourcing.utils import get_topic
 from domain.learner import Learner, LearnerRecord, decode_fact, registration_views
 from projections.documents import registration_document
 from projections.follower import Follower
-from projections.status_view import PositionConflictError, StatusView
+from projections.status_view import PositionConflictError, Row, StatusView, rows_of
 
 if TYPE_CHECKING:
     from services.records import LearnerRecords
@@ -50,7 +58,11 @@ _RECORDED = _LEARNER_TOPIC + "FactRecorded"
 DEFAULT_CACHE = 20_000
 # The rebuild command's page: big pages keep a learner's events mostly in one page.
 REBUILD_BATCH = 20_000
-REBUILD_CACHE = 200_000
+# A rebuild of fewer events than this runs in one process (a child costs ~10 ms to fork).
+PARALLEL_FROM = 50_000
+
+# (originator id, topic, state) of a stored event that may move a status.
+_Stored = tuple[Any, str, bytes]
 
 
 class StatusProjection(Follower):
@@ -125,25 +137,132 @@ class StatusProjection(Follower):
         self._cache_at = reached
         return reached
 
-    def rebuild(self, progress: Progress | None = None) -> int:
-        """Empty the view and project the whole log again (synchronous: a command's job)."""
-        self.view.reset()
+    def rebuild(self, progress: Progress | None = None, *, workers: int | None = None) -> int:
+        """Project the whole log again into a fresh set of rows (synchronous: a command's
+        job); the position reached, the last notification when it started.
+
+        ``workers``: processes sharing the learners (default: one per CPU, up to 2, for a
+        big SQLite store; always one elsewhere).
+        """
+        last = self.records.recorder.max_notification_id() or 0
+        today = self.records.clock.now().date()
+        path = _sqlite_path(self.records)
+        if workers is None:
+            workers = min(2, os.cpu_count() or 1) if last >= PARALLEL_FROM else 1
+        if path is None or "fork" not in multiprocessing.get_all_start_methods():
+            workers = 1
+        children = [self._spawn(path, k, workers, last, today) for k in range(1, workers)]
+        try:
+            rows = self._rebuild_part(path, 0, workers, last, today, progress)
+            for _process, receiving in children:
+                status, value = receiving.recv()
+                if status != "ok":
+                    raise RuntimeError(f"rebuild worker failed: {value}")
+                rows.extend(value)
+        finally:
+            for process, receiving in children:
+                receiving.close()
+                process.join()
+        rows.sort(key=_row_key)
+        # Not fsynced until the end: a rebuild interrupted by a crash is simply run again.
+        self.view.replace(last, rows)
         self._cache.clear()
         self._cache_at = 0
-        size, self.cache_size = self.cache_size, max(self.cache_size, REBUILD_CACHE)
-        try:
-            position, last = 0, self.records.recorder.max_notification_id() or 0
-            batch = self.batch
-            # Not fsynced page by page: a rebuild interrupted by a crash is simply run again.
-            while (reached := self.project_page(position, limit=batch, durable=False)) is not None:
-                position = reached
-                if progress is not None:
-                    progress(position, max(last, position))
-            self.view.checkpoint()
-        finally:
-            self.cache_size = size
-            self._trim()
-        return position
+        return last
+
+    def _spawn(
+        self, path: str | None, part: int, parts: int, last: int, today: date
+    ) -> tuple[Any, Any]:
+        """A forked process folding and evaluating the learners of partition ``part``."""
+        receiving, sending = multiprocessing.get_context("fork").Pipe(duplex=False)
+
+        def work() -> None:
+            try:
+                rows = self._rebuild_part(path, part, parts, last, today, None)
+            except BaseException as error:  # reported to the parent, which raises
+                sending.send(("error", repr(error)))
+            else:
+                sending.send(("ok", rows))
+            finally:
+                sending.close()
+
+        process = multiprocessing.get_context("fork").Process(target=work, daemon=True)
+        process.start()
+        sending.close()
+        return process, receiving
+
+    def _rebuild_part(
+        self,
+        path: str | None,
+        part: int,
+        parts: int,
+        last: int,
+        today: date,
+        progress: Progress | None,
+    ) -> list[Row]:
+        """Fold every event of partition ``part`` of the learners up to ``last``, then
+        evaluate each of them once: their view rows."""
+        records: dict[Any, LearnerRecord] = {}
+        decode = self._decode
+        for reached, page in self._pages(path, part, parts, last):
+            for originator_id, topic, state in page:
+                if topic == _RECORDED:
+                    record = records.get(originator_id)
+                    if record is None:
+                        record = records[originator_id] = LearnerRecord("")
+                    record.add(decode_fact(decode(state)["inbound"]))
+                elif topic == _OPENED:
+                    records[originator_id] = LearnerRecord(decode(state)["uln"])
+            if progress is not None:
+                progress(reached, last)
+        rows: list[Row] = []
+        for record in records.values():
+            uln, documents = self._documents(record, today)
+            rows.extend(rows_of(uln, documents))
+        return rows
+
+    def _pages(
+        self, path: str | None, part: int, parts: int, last: int
+    ) -> Iterator[tuple[int, Sequence[_Stored]]]:
+        """The events of partition ``part`` that may move a status, up to ``last``, a page
+        (of ``batch`` notification ids) at a time, with the last id each page covers."""
+        batch = self.batch
+        if path is None:
+            position = 0
+            while position < last:
+                notifications = self.records.recorder.select_notifications(
+                    start=position, limit=batch, stop=last, inclusive_of_start=False
+                )
+                if not notifications:
+                    break
+                position = notifications[-1].id
+                yield (
+                    position,
+                    [
+                        (n.originator_id, n.topic, n.state)
+                        for n in notifications
+                        if n.topic in (_RECORDED, _OPENED)
+                    ],
+                )
+            return
+        # The rows themselves, straight from eventsourcing's SQLite table (the notification
+        # id is its rowid): no Notification objects, no UUIDs, and only the two topics the
+        # fold reads. A learner's events all share its originator id, so the partition is
+        # a function of that id.
+        statement = (
+            "SELECT originator_id, topic, state FROM stored_events "
+            "WHERE rowid > ? AND rowid <= ? AND topic IN (?, ?)"
+        )
+        if parts > 1:
+            statement += " AND unicode(substr(originator_id, -1)) % ? = ?"
+        statement += " ORDER BY rowid"
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            for start in range(0, last, batch):
+                end = min(start + batch, last)
+                parameters: tuple[Any, ...] = (start, end, _RECORDED, _OPENED)
+                if parts > 1:
+                    parameters += (parts, part)
+                yield end, db.execute(statement, parameters).fetchall()
 
     def _record(self, learner_id: UUID, version: int) -> LearnerRecord:
         """The learner's record just before its event ``version``: cached, else from the store."""
@@ -197,6 +316,22 @@ class StatusProjection(Follower):
         cache = self._cache
         while len(cache) > self.cache_size:
             cache.popitem(last=False)
+
+
+def _sqlite_path(records: LearnerRecords) -> str | None:
+    """The SQLite file the store is in, if it is one (not in memory, not PostgreSQL)."""
+    datastore = getattr(records.recorder, "datastore", None)
+    pool = getattr(datastore, "pool", None)
+    name = getattr(pool, "db_name", None)
+    if not isinstance(name, str) or not name or getattr(pool, "is_sqlite_memory_mode", True):
+        return None
+    if name.startswith("file:") or not Path(name).exists():
+        return None
+    return name
+
+
+def _row_key(row: Row) -> tuple[str, str]:
+    return row[0], row[1]
 
 
 def _uuid(value: Any) -> UUID:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OPEN_STATUSES", "PositionConflictError", "StatusView", "status_on"]
+__all__ = ["OPEN_STATUSES", "PositionConflictError", "Row", "StatusView", "rows_of", "status_on"]
 
 # Statuses that time alone can still change (claim_by passing); the others are final.
 OPEN_STATUSES = ("eligible", "in_progress")
@@ -38,6 +38,14 @@ CREATE TABLE IF NOT EXISTS view_position (
 ) WITHOUT ROWID;
 """
 _VIEW = "learner_status"
+_INSERT = "INSERT INTO registration_status VALUES (?, ?, ?, ?, ?)"
+_MOVE = (
+    "INSERT INTO view_position VALUES (?, ?) "
+    "ON CONFLICT (view) DO UPDATE SET position = excluded.position"
+)
+
+# A registration_status row: uln, qualification, status, claim_by, document (JSON).
+Row = tuple[str, str, str, str, str]
 
 
 class PositionConflictError(RuntimeError):
@@ -86,18 +94,23 @@ class StatusView:
                 "DELETE FROM registration_status WHERE uln = ?", [(u,) for u in learners]
             )
             db.executemany(
-                "INSERT INTO registration_status VALUES (?, ?, ?, ?, ?)",
-                [
-                    (uln, doc["qualification"], doc["status"], doc["claim_by"], _dump(doc))
-                    for uln, docs in learners.items()
-                    for doc in docs
-                ],
+                _INSERT, [row for uln, docs in learners.items() for row in rows_of(uln, docs)]
             )
-            db.execute(
-                "INSERT INTO view_position VALUES (?, ?) "
-                "ON CONFLICT (view) DO UPDATE SET position = excluded.position",
-                (_VIEW, position),
-            )
+            db.execute(_MOVE, (_VIEW, position))
+
+    def replace(self, position: int, rows: Iterable[Row]) -> None:
+        """Replace every row by ``rows`` and set the position, atomically (a rebuild).
+
+        Whatever the position was, it is moved, so a running projection's next
+        ``apply`` finds it moved and starts again from ``position``. Committed without
+        waiting for the disk, then checkpointed and synced: a crash before that loses
+        the rebuild, which is simply run again (only this view file is written so).
+        """
+        with self._transaction(durable=False) as db:
+            db.execute("DELETE FROM registration_status")
+            db.executemany(_INSERT, rows)
+            db.execute(_MOVE, (_VIEW, position))
+        self.checkpoint()
 
     def checkpoint(self) -> None:
         """Write the log into the file and sync it (the end of a non-durable rebuild)."""
@@ -161,6 +174,13 @@ def status_on(document: Mapping[str, Any], day: date) -> str:
     if status in OPEN_STATUSES and day > date.fromisoformat(document["claim_by"]):
         return "window_expired"
     return status
+
+
+def rows_of(uln: str, documents: Iterable[Mapping[str, Any]]) -> list[Row]:
+    """The rows of a learner's registration documents (the same for every writer)."""
+    return [
+        (uln, doc["qualification"], doc["status"], doc["claim_by"], _dump(doc)) for doc in documents
+    ]
 
 
 def _dump(document: Mapping[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """``learner-records rebuild``: the read models again from the first event in the store.
 
-Safe while the service runs: the running projection notices that its position was
-reset and carries on from wherever the rebuild has got to.
+Safe while the service runs: the view keeps answering from its old rows until the
+rebuild replaces them all at once, and the running projection then notices that its
+position moved and carries on from the rebuild's.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--batch", type=int, default=REBUILD_BATCH, help="notifications per transaction"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes sharing the learners (default: up to 2 for a big SQLite store)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary, no progress")
     parser.set_defaults(handler=run)
 
@@ -56,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
         view = StatusView(views_location(store, args.views))
         projection = StatusProjection(records, view, batch=args.batch)
         started = time.monotonic()
-        position = projection.rebuild() if args.json else _with_progress(projection)
+        position = (
+            projection.rebuild(workers=args.workers)
+            if args.json
+            else _with_progress(projection, args.workers)
+        )
         elapsed = time.monotonic() - started
     finally:
         records.close()
@@ -76,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_progress(projection: Any) -> int:
+def _with_progress(projection: Any, workers: int | None) -> int:
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeRemainingColumn(), console=console(), transient=True) as bar:
         task = bar.add_task("events", total=None)
@@ -84,5 +95,5 @@ def _with_progress(projection: Any) -> int:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        position: int = projection.rebuild(progress)
+        position: int = projection.rebuild(progress, workers=workers)
     return position

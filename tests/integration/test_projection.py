@@ -123,6 +123,48 @@ async def test_an_incremental_projection_and_a_rebuild_give_identical_rows(
         assert incremental.registrations(uln) == expected(records, uln), uln
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3])
+async def test_a_rebuild_split_between_processes_gives_the_incremental_rows(
+    records: LearnerRecords, tmp_path: Path, catalogue: Catalogue, workers: int
+) -> None:
+    histories = sample_histories(catalogue)
+    incremental = StatusView(tmp_path / "incremental.sqlite")
+    following = StatusProjection(records, incremental, batch=11, cache=5)
+    for start in range(0, len(histories), 9):
+        records.receive_batch(histories[start : start + 9])
+        await following.catch_up()
+    rebuilt = StatusView(tmp_path / "rebuilt.sqlite")
+
+    reached = StatusProjection(records, rebuilt, batch=13).rebuild(workers=workers)
+
+    assert reached == rebuilt.position() == records.recorder.max_notification_id()
+    assert all_rows(incremental) == all_rows(rebuilt) != []
+
+
+async def test_a_running_projection_carries_on_from_a_rebuild(
+    records: LearnerRecords, view: StatusView, catalogue: Catalogue
+) -> None:
+    histories = sample_histories(catalogue)
+    half = len(histories) // 2
+    records.receive_batch(histories[:half])
+    running = StatusProjection(records, view, batch=7)
+    await running.catch_up()
+    records.receive_batch(histories[half:])
+    # The rebuild replaces the rows while the running projection is behind it...
+    rebuilt_at = StatusProjection(records, view).rebuild()
+    assert view.position() == rebuilt_at == records.recorder.max_notification_id()
+    rows = all_rows(view)
+    # ...which notices its position moved, and carries on from the rebuild's.
+    with pytest.raises(PositionConflictError):
+        await running.catch_up()
+    newcomer = make_uln(987_654)
+    later = EventFactory(prefix="later").registered(newcomer, "500/9203/0", TODAY)
+    records.receive(later)
+    assert await running.catch_up() == records.recorder.max_notification_id()
+    assert [r for r in all_rows(view) if r[0] != newcomer] == rows
+    assert view.registrations(newcomer) == expected(records, newcomer)
+
+
 async def test_a_projection_whose_view_was_reset_starts_again(
     records: LearnerRecords, view: StatusView, catalogue: Catalogue
 ) -> None:
