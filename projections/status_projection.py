@@ -151,6 +151,7 @@ class StatusProjection(Follower):
         path = _sqlite_path(self.records)
         if workers is None:
             workers = min(2, os.cpu_count() or 1) if last >= PARALLEL_FROM else 1
+        workers = max(1, workers)
         if path is None or "fork" not in multiprocessing.get_all_start_methods():
             workers = 1
         enabled = gc.isenabled()

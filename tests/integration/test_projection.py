@@ -13,6 +13,7 @@ import pytest
 
 from contracts.uln import make_uln
 from domain.catalogue import Catalogue
+from projections import status_projection
 from projections.documents import CONTRACT_FIELDS, registration_document
 from projections.status_projection import StatusProjection
 from projections.status_query import StatusQuery, replay_from
@@ -123,10 +124,17 @@ async def test_an_incremental_projection_and_a_rebuild_give_identical_rows(
         assert incremental.registrations(uln) == expected(records, uln), uln
 
 
-@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize(("workers", "direct"), [(1, True), (2, True), (3, True), (2, False)])
 async def test_a_rebuild_split_between_processes_gives_the_incremental_rows(
-    records: LearnerRecords, tmp_path: Path, catalogue: Catalogue, workers: int
+    records: LearnerRecords,
+    tmp_path: Path,
+    catalogue: Catalogue,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: int,
+    direct: bool,
 ) -> None:
+    if not direct:  # as on PostgreSQL: through the recorder's notifications, one process
+        monkeypatch.setattr(status_projection, "_sqlite_path", lambda records: None)
     histories = sample_histories(catalogue)
     incremental = StatusView(tmp_path / "incremental.sqlite")
     following = StatusProjection(records, incremental, batch=11, cache=5)
