@@ -28,8 +28,10 @@ def _touches(store: Path, learners: int) -> list[tuple[str, bytes]]:
     """Each learner's first fact again, as its publisher sent it."""
     with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
         rows = db.execute(
-            "SELECT state FROM stored_events WHERE originator_version = 2 "
-            "AND topic LIKE '%Learner.FactRecorded' LIMIT ?",
+            # Each learner's first recorded fact (its first event may have been refused).
+            "SELECT state FROM stored_events WHERE id IN ("
+            " SELECT MIN(id) FROM stored_events WHERE topic LIKE '%Learner.FactRecorded'"
+            " GROUP BY originator_id) ORDER BY id LIMIT ?",
             (learners,),
         ).fetchall()
     messages = []
