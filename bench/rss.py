@@ -29,9 +29,9 @@ def _touches(store: Path, learners: int) -> list[tuple[str, bytes]]:
     with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
         rows = db.execute(
             # Each learner's first recorded fact (its first event may have been refused).
-            "SELECT state FROM stored_events WHERE id IN ("
-            " SELECT MIN(id) FROM stored_events WHERE topic LIKE '%Learner.FactRecorded'"
-            " GROUP BY originator_id) ORDER BY id LIMIT ?",
+            "SELECT state FROM stored_events WHERE rowid IN ("
+            " SELECT MIN(rowid) FROM stored_events WHERE topic LIKE '%Learner.FactRecorded'"
+            " GROUP BY originator_id) ORDER BY rowid LIMIT ?",
             (learners,),
         ).fetchall()
     messages = []
