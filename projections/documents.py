@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.catalogue import Catalogue
-from domain.learner import RegistrationView
+from domain.learner import RegistrationView, counted_unit
 
 __all__ = ["CONTRACT_FIELDS", "registration_document"]
 
@@ -26,19 +26,7 @@ CONTRACT_FIELDS = (
 
 
 def registration_document(view: RegistrationView, catalogue: Catalogue) -> dict[str, Any]:
-    units = []
-    for achievement in view.counted():
-        unit = catalogue.unit(achievement.unit)
-        units.append(
-            {
-                "unit": unit.urn,
-                "title": unit.title,
-                "credits": unit.credits,
-                "level": unit.level,
-                "achieved_on": achievement.achieved_on.isoformat(),
-                "evidence": achievement.evidence.cite(),
-            }
-        )
+    units = [counted_unit(achievement, catalogue) for achievement in view.counted()]
     return {
         "qualification": view.qualification,
         "status": view.status.value,

@@ -2,7 +2,7 @@
 
 from contracts.outbound import DecisionKind
 from domain.learner.aggregate import Learner, Receipt
-from domain.learner.decisions import Decision, derive_decisions, rejection
+from domain.learner.decisions import Decision, counted_unit, derive_decisions, rejection
 from domain.learner.facts import Evidence, Fact, decode_fact
 from domain.learner.record import LearnerRecord
 from domain.learner.refusals import FactRefusedError, RefusalReason
@@ -27,6 +27,7 @@ __all__ = [
     "RegistrationStatus",
     "RegistrationView",
     "Unattributed",
+    "counted_unit",
     "decode_fact",
     "derive_decisions",
     "identity_of",

@@ -122,7 +122,7 @@ def _eligible(
 ) -> Decision:
     qualification = catalogue.qualification(view.qualification)
     assert view.completed_on is not None
-    units = [_unit_entry(a, catalogue) for a in view.counted()]
+    units = [counted_unit(a, catalogue) for a in view.counted()]
     data = {
         "uln": uln,
         "qualification": qualification.id,
@@ -185,7 +185,7 @@ def _window_expired(
 def _unit_certificate(
     uln: str, view: RegistrationView, catalogue: Catalogue, cause: Evidence | None, now: datetime
 ) -> Decision:
-    units = [_unit_entry(a, catalogue) for a in view.structure_units()]
+    units = [counted_unit(a, catalogue) for a in view.structure_units()]
     because = "withdrawn" if view.status is RegistrationStatus.WITHDRAWN else "window_expired"
     data = {
         "uln": uln,
@@ -241,7 +241,8 @@ def _cite(cause: Evidence | None) -> dict[str, str] | None:
     return None if cause is None else {"source": cause.source, "id": cause.id}
 
 
-def _unit_entry(achievement: Achievement, catalogue: Catalogue) -> dict[str, Any]:
+def counted_unit(achievement: Achievement, catalogue: Catalogue) -> dict[str, Any]:
+    """A unit as decisions and read models list it: the catalogue's facts and the evidence."""
     unit = catalogue.unit(achievement.unit)
     return {
         "unit": unit.urn,

@@ -17,11 +17,11 @@ from stores import BACKENDS, store_for
 
 from contracts.uln import make_uln
 from domain.catalogue import Catalogue, Qualification
-from domain.rules import shortfall
 from services.catalogue_files import load_catalogue
 from services.clock import FixedClock
 from services.records import LearnerRecords, Outcome
 from services.sample_events import EventFactory, sent_on
+from services.sample_histories import completing_units
 from services.store import open_records
 
 OCR_L4 = "500/9203/0"
@@ -61,13 +61,6 @@ def records(
 @pytest.fixture
 def events() -> EventFactory:
     return EventFactory()
-
-
-def completing_units(qualification: Qualification) -> tuple[str, ...]:
-    """A cheapest set of units that completes the qualification, every one needed."""
-    result = shortfall(qualification, {})
-    assert result is not None
-    return result.cheapest_units
 
 
 def status_of(records: LearnerRecords, qualification: str, as_of: date | None = None) -> str:
