@@ -6,12 +6,11 @@ from datetime import date, datetime
 from typing import Annotated, Literal, Self, TypeVar
 
 from pydantic import Field, model_validator
-from pydantic_core import PydanticCustomError
 
 from contracts.cloudevents import SPECVERSION, CloudEvent
 from contracts.fields import AbsoluteUri, IsoDate, JsonMediaType, NonEmptyStr, Urn
 from contracts.model import ContractModel
-from contracts.uln import Uln
+from contracts.uln import Uln, check_subject_is_the_learner
 
 __all__ = [
     "INBOUND_EVENT_CLASSES",
@@ -121,12 +120,7 @@ class InboundEnvelope(CloudEvent[InboundDataT]):
 
     @model_validator(mode="after")
     def _subject_is_the_learner(self) -> Self:
-        if self.subject != self.data.uln:
-            raise PydanticCustomError(
-                "subject_mismatch",
-                "subject {subject} must equal data.uln {uln}",
-                {"subject": repr(self.subject), "uln": repr(self.data.uln)},
-            )
+        check_subject_is_the_learner(self.subject, self.data.uln)
         return self
 
     @classmethod

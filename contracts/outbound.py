@@ -18,7 +18,7 @@ from contracts.cloudevents import JSON_CONTENT_TYPE, CloudEvent
 from contracts.errors import ContractError, RejectionReason
 from contracts.fields import IsoDate, NonEmptyStr, UriReference, Urn
 from contracts.model import ContractModel
-from contracts.uln import Uln, is_valid_uln
+from contracts.uln import Uln, check_subject_is_the_learner, is_valid_uln
 
 __all__ = [
     "DECISION_EVENT_CLASSES",
@@ -216,12 +216,7 @@ class LearnerDecisionEnvelope(OutboundEnvelope[DecisionT], Generic[DecisionT]):
 
     @model_validator(mode="after")
     def _subject_is_the_learner(self) -> Self:
-        if self.subject != self.data.uln:
-            raise PydanticCustomError(
-                "subject_mismatch",
-                "subject {subject} must equal data.uln {uln}",
-                {"subject": repr(self.subject), "uln": repr(self.data.uln)},
-            )
+        check_subject_is_the_learner(self.subject, self.data.uln)
         return self
 
     @classmethod

@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "ULN_PATTERN",
     "Uln",
+    "check_subject_is_the_learner",
     "is_valid_uln",
     "make_uln",
     "uln_check_digit",
@@ -105,3 +106,13 @@ Uln = Annotated[
         json_schema_extra={"pattern": ULN_PATTERN},
     ),
 ]
+
+
+def check_subject_is_the_learner(subject: str, uln: str) -> None:
+    """An envelope's ``subject`` must name the learner its ``data.uln`` does."""
+    if subject != uln:
+        raise PydanticCustomError(
+            "subject_mismatch",
+            "subject {subject} must equal data.uln {uln}",
+            {"subject": repr(subject), "uln": repr(uln)},
+        )

@@ -118,10 +118,6 @@ def _completing(qualification: Qualification) -> tuple[str, ...]:
     return completing_units(qualification)
 
 
-def _structure(qualification: Qualification) -> tuple[str, ...]:
-    return tuple(unit.urn for group in qualification.groups for unit in group.units)
-
-
 def _at(day: date, minute: int = 0) -> datetime:
     """Late on the effective day (never future-dated), one minute apart for order."""
     return datetime.combine(day, time(17, 0), tzinfo=UTC) + timedelta(minutes=minute)
@@ -169,7 +165,7 @@ class _History:
             self._second_registration(qualification, registered_on, born)
         completes = rng.random() < profile.completes
         units = list(_completing(qualification))
-        extras = [u for u in _structure(qualification) if u not in units]
+        extras = [u for u in [u.urn for u in qualification.units()] if u not in units]
         rng.shuffle(units)
         if completes:
             units += rng.sample(extras, k=min(len(extras), rng.randint(0, 2)))
@@ -330,7 +326,7 @@ class _History:
             later = date.fromisoformat(event["time"][:10]) + 3 * DAY
             wrong["data"] = {
                 "uln": self.uln,
-                "unit": _structure(self.catalogue.qualification("500/9203/0"))[0],
+                "unit": self.catalogue.qualification("500/9203/0").units()[0].urn,
                 "achieved_on": later.isoformat(),
                 "assessor": "A-000",
             }
