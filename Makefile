@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy contracts domain projections services bench
+	$(BIN)/mypy contracts domain projections services devtools bench
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
@@ -45,7 +45,7 @@ bench: $(STAMP)
 
 ## schemas: regenerate the committed JSON Schemas and AsyncAPI document
 schemas: $(STAMP)
-	$(BIN)/python -m contracts.generate && $(BIN)/python -m services.asyncapi
+	$(BIN)/python -m devtools.schemas && $(BIN)/python -m devtools.asyncapi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

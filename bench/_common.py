@@ -20,8 +20,8 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from services.config import DEPLOY_NATS_CONF
-from services.loadgen import DEFAULT_AS_OF, LoadProfile, Publication, publications
+from devtools.loadgen import DEFAULT_AS_OF, LoadProfile, Publication, publications
+from services.entrypoints.config import DEPLOY_NATS_CONF
 
 WORK = Path(".bench")
 RESULTS: dict[str, float] = {}
@@ -67,7 +67,7 @@ def load(learners: int, seed: int = 1, first: int = 1) -> list[Publication]:
     """The loadgen histories of ``learners`` learners, generated once and kept in .bench."""
     path = WORK / f"load-{seed}-{first}-{learners}.txt"
     if not path.exists():
-        from services.catalogue_files import load_catalogue
+        from services.adapters.catalogue_files import load_catalogue
 
         WORK.mkdir(exist_ok=True)
         partial = path.with_suffix(".partial")
@@ -89,7 +89,7 @@ def load(learners: int, seed: int = 1, first: int = 1) -> list[Publication]:
 @contextlib.contextmanager
 def nats_server(name: str) -> Iterator[str]:
     """A fresh embedded nats-server (deploy/nats.conf: file storage, fsync always)."""
-    from services.nats_server import EmbeddedNatsServer
+    from services.adapters.nats.embedded import EmbeddedNatsServer
 
     directory = (WORK / name / "nats").resolve()  # the config reads it from a variable
     shutil.rmtree(directory, ignore_errors=True)

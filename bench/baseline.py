@@ -13,8 +13,8 @@ import time
 from typing import Any
 
 from bench._common import RESULTS, connected, load, nats_server, size
-from services.commands.loadgen import publish_all
-from services.jetstream import IngestPolicy, StreamsConfig
+from devtools.commands.loadgen import publish_all
+from services.adapters.nats.jetstream import IngestPolicy, StreamsConfig
 
 
 async def _run(url: str, messages: list[tuple[str, bytes]]) -> dict[str, float]:

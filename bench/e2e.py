@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from bench._common import RESULTS, Service, connected, load, nats_server, progress, size, wait_ready
-from services.commands.loadgen import publish_all
+from devtools.commands.loadgen import publish_all
 
 
 async def _drain(js: Any, service: Service, timeout: float = 600.0) -> tuple[float, int]:

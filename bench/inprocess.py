@@ -11,15 +11,15 @@ import time
 from pathlib import Path
 
 from bench._common import RESULTS, load, size
-from services.loadgen import DEFAULT_AS_OF
+from devtools.loadgen import DEFAULT_AS_OF
 
 BATCH = 500
 
 
 def main() -> None:
-    from services.catalogue_files import load_catalogue
-    from services.clock import FixedClock
-    from services.store import open_records
+    from services.adapters.catalogue_files import load_catalogue
+    from services.adapters.store import open_records
+    from services.application.clock import FixedClock
 
     learners = min(size().e2e_learners, 10_000)
     payloads = [p for _, p in load(learners, seed=2)]

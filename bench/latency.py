@@ -24,7 +24,7 @@ from bench._common import (
     size,
     wait_ready,
 )
-from services.commands.loadgen import publish_all
+from devtools.commands.loadgen import publish_all
 
 
 async def _run(url: str, messages: list[tuple[str, bytes]], rate: float) -> list[float]:

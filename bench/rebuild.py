@@ -13,16 +13,16 @@ import sys
 from pathlib import Path
 
 from bench._common import RESULTS, WORK, load, progress, size
-from services.loadgen import DEFAULT_AS_OF
+from devtools.loadgen import DEFAULT_AS_OF
 
 BATCH = 2000
 LEARNERS_PER_ROUND = 5_000
 
 
 def _build(path: Path, events: int) -> int:
-    from services.catalogue_files import load_catalogue
-    from services.clock import FixedClock
-    from services.store import open_records
+    from services.adapters.catalogue_files import load_catalogue
+    from services.adapters.store import open_records
+    from services.application.clock import FixedClock
 
     partial = path.with_suffix(".partial")
     for stale in path.parent.glob(partial.name + "*"):

@@ -21,7 +21,7 @@ from typing import Any
 
 from bench import rebuild
 from bench._common import RESULTS, Service, connected, nats_server, progress, size, wait_ready
-from services.commands.loadgen import publish_all
+from devtools.commands.loadgen import publish_all
 
 
 def _touches(store: Path, learners: int) -> list[tuple[str, bytes]]:

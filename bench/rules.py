@@ -17,7 +17,7 @@ from datetime import date, timedelta
 
 from domain.catalogue import Qualification
 from domain.rules import evaluate, oracle
-from services.catalogue_files import load_catalogue
+from services.adapters.catalogue_files import load_catalogue
 
 SEED = 20240601
 LEARNERS = 200

@@ -42,7 +42,7 @@ from projections.follower import Follower
 from projections.status_view import PositionConflictError, Row, StatusView, rows_of
 
 if TYPE_CHECKING:
-    from services.records import LearnerRecords
+    from services.application.records import LearnerRecords
 
 __all__ = ["DEFAULT_CACHE", "Progress", "StatusProjection"]
 

@@ -21,7 +21,7 @@ from projections.documents import CONTRACT_FIELDS, registration_document
 from projections.status_view import StatusView, status_on
 
 if TYPE_CHECKING:
-    from services.records import LearnerRecords
+    from services.application.records import LearnerRecords
 
 __all__ = ["Replay", "StatusQuery", "replay_from", "reply_bytes"]
 

@@ -1,0 +1,1 @@
+"""The service around the pure domain: application, adapters and entry points."""

@@ -9,8 +9,8 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from services.jetstream import connect
-from services.nats_server import EmbeddedNatsServer
+from services.adapters.nats.embedded import EmbeddedNatsServer
+from services.adapters.nats.jetstream import connect
 
 
 @pytest.fixture

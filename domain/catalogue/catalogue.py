@@ -1,7 +1,7 @@
 """The validated catalogue: every qualification, and every unit by URN or alias.
 
 Pure: it is built from documents or models already read by the caller
-(``services.catalogue_files`` reads the files), so the domain never touches disk.
+(``services.adapters.catalogue_files`` reads the files), so the domain never touches disk.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from e2e_support import ServiceProcess
 from nats.js import JetStreamContext
 
 from domain.catalogue import Catalogue
-from services.catalogue_files import load_catalogue
+from services.adapters.catalogue_files import load_catalogue
 
 
 @pytest.fixture(scope="session")

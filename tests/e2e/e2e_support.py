@@ -17,13 +17,13 @@ from typing import Any
 from nats.js import JetStreamContext
 
 from contracts.uln import make_uln
+from devtools.sample_events import EventFactory
+from devtools.sample_histories import completing_units
 from domain.catalogue import Catalogue
-from services.clock import FixedClock
-from services.ingest import inbound_route
-from services.jetstream import MSG_ID_HEADER, publish_once
-from services.records import LearnerRecords, sqlite_env
-from services.sample_events import EventFactory
-from services.sample_histories import completing_units
+from services.adapters.nats.jetstream import MSG_ID_HEADER, publish_once
+from services.application.clock import FixedClock
+from services.application.ingest import inbound_route
+from services.application.records import LearnerRecords, sqlite_env
 
 # The service runs on a fixed day so that the tests' own replay of the same events
 # takes exactly the same decisions, with the same ids.
@@ -46,7 +46,14 @@ class ServiceProcess:
         self.starts = 0
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "services.cli", "serve", "--store", str(self.store)]
+        command = [
+            sys.executable,
+            "-m",
+            "services.entrypoints.cli",
+            "serve",
+            "--store",
+            str(self.store),
+        ]
         if self.nats_url is not None:
             command += ["--nats-url", self.nats_url]
         return [

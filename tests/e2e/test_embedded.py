@@ -14,7 +14,7 @@ from e2e_support import ServiceProcess, completing_history, publish_events, publ
 
 from contracts.uln import make_uln
 from domain.catalogue import Catalogue
-from services.jetstream import connect
+from services.adapters.nats.jetstream import connect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.slow]
 
@@ -54,7 +54,16 @@ async def test_serve_on_the_embedded_default_then_query_status_and_stop_cleanly(
         await client.close()
 
     status = subprocess.run(
-        [sys.executable, "-m", "services.cli", "status", uln, "--nats-url", url, "--json"],
+        [
+            sys.executable,
+            "-m",
+            "services.entrypoints.cli",
+            "status",
+            uln,
+            "--nats-url",
+            url,
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=30,

@@ -21,10 +21,10 @@ from e2e_support import (
 from nats.js import JetStreamContext
 
 from contracts.uln import make_uln
+from devtools.sample_events import EventFactory
 from domain.catalogue import Catalogue
-from services.jetstream import DEAD_REASON_HEADER, DEAD_SUBJECT_HEADER, publish_once
-from services.nats_server import EmbeddedNatsServer
-from services.sample_events import EventFactory
+from services.adapters.nats.embedded import EmbeddedNatsServer
+from services.adapters.nats.jetstream import DEAD_REASON_HEADER, DEAD_SUBJECT_HEADER, publish_once
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.slow]
 

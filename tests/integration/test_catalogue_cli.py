@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from services.catalogue_files import DEFAULT_CATALOGUE_DIR, load_catalogue
-from services.cli import main
+from services.adapters.catalogue_files import DEFAULT_CATALOGUE_DIR, load_catalogue
+from services.entrypoints.cli import main
 
 ROOT = Path(__file__).parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "ofqual"
@@ -119,7 +119,7 @@ def test_import_dates_refuses_an_unknown_number_and_changes_nothing(
 
 def test_the_command_as_a_process(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "catalogue", "show", "nope"],
+        [sys.executable, "-m", "services.entrypoints.cli", "catalogue", "show", "nope"],
         cwd=ROOT,
         capture_output=True,
         text=True,

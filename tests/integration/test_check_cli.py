@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from services.cli import main
+from services.entrypoints.cli import main
 
 OCR_L3_A = ["1", "2", "3", "4", "5", "6"]  # OCR's unit numbers for mandatory group A
 LEVEL_2_B = ["D/506/2119", "T/506/2126", "L/506/2133", "Y/506/2135", "T/506/2143"]

@@ -16,13 +16,13 @@ import pytest
 from stores import BACKENDS, store_for
 
 from contracts.uln import make_uln
+from devtools.sample_events import EventFactory, sent_on
+from devtools.sample_histories import completing_units
 from domain.catalogue import Catalogue, Qualification
-from services.catalogue_files import load_catalogue
-from services.clock import FixedClock
-from services.records import LearnerRecords, Outcome
-from services.sample_events import EventFactory, sent_on
-from services.sample_histories import completing_units
-from services.store import open_records
+from services.adapters.catalogue_files import load_catalogue
+from services.adapters.store import open_records
+from services.application.clock import FixedClock
+from services.application.records import LearnerRecords, Outcome
 
 OCR_L4 = "500/9203/0"
 NCFE = "501/0232/1"

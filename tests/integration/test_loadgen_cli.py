@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from services.cli import main
-from services.nats_server import EmbeddedNatsServer
+from services.adapters.nats.embedded import EmbeddedNatsServer
+from services.entrypoints.cli import main
 
 
 def test_loadgen_output_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from devtools.loadgen import LoadProfile, learner_history, publications
 from domain.catalogue import Catalogue
 from domain.learner import Learner
-from services.catalogue_files import load_catalogue
-from services.clock import FixedClock
-from services.loadgen import LoadProfile, learner_history, publications
-from services.records import CACHE_ENV, LearnerRecords, sqlite_env
+from services.adapters.catalogue_files import load_catalogue
+from services.application.clock import FixedClock
+from services.application.records import CACHE_ENV, LearnerRecords, sqlite_env
 
 TODAY = date(2026, 6, 30)
 

@@ -12,7 +12,8 @@ import nats.errors
 import pytest
 from nats.js import JetStreamContext
 
-from services.jetstream import (
+from services.adapters.nats.embedded import EmbeddedNatsServer
+from services.adapters.nats.jetstream import (
     DEAD_DELIVERIES_HEADER,
     DEAD_REASON_HEADER,
     DEAD_SEQUENCE_HEADER,
@@ -28,7 +29,6 @@ from services.jetstream import (
     declare_streams,
     publish_once,
 )
-from services.nats_server import EmbeddedNatsServer
 
 pytestmark = pytest.mark.nats
 

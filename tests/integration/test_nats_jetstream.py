@@ -8,7 +8,7 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, DiscardPolicy, RetentionPolicy, StorageType
 
-from services.jetstream import (
+from services.adapters.nats.jetstream import (
     MSG_ID_HEADER,
     StreamsConfig,
     declare_ingest_consumer,

@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from services.jetstream import StreamsConfig, connect, declare_ingest_consumer, declare_streams
-from services.nats_server import EmbeddedNatsServer, NatsServerError
+from services.adapters.nats.embedded import EmbeddedNatsServer, NatsServerError
+from services.adapters.nats.jetstream import (
+    StreamsConfig,
+    connect,
+    declare_ingest_consumer,
+    declare_streams,
+)
 
 pytestmark = pytest.mark.nats
 

@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 
 from contracts.uln import make_uln
+from devtools.sample_events import EventFactory
+from devtools.sample_histories import completing_units, sample_histories
 from domain.catalogue import Catalogue
 from projections import status_projection
 from projections.documents import CONTRACT_FIELDS, registration_document
 from projections.status_projection import StatusProjection
 from projections.status_query import StatusQuery, replay_from
 from projections.status_view import PositionConflictError, StatusView
-from services.catalogue_files import load_catalogue
-from services.clock import FixedClock
-from services.records import LearnerRecords, sqlite_env
-from services.sample_events import EventFactory
-from services.sample_histories import completing_units, sample_histories
+from services.adapters.catalogue_files import load_catalogue
+from services.application.clock import FixedClock
+from services.application.records import LearnerRecords, sqlite_env
 
 TODAY = date(2025, 1, 15)
 

@@ -21,9 +21,9 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
 from nats.js import JetStreamContext
 
-from services.jetstream import MSG_ID_HEADER, StreamsConfig, connect, declare_streams
-from services.nats_server import EmbeddedNatsServer
-from services.relay import OutboxRelay, Publishable
+from services.adapters.nats.embedded import EmbeddedNatsServer
+from services.adapters.nats.jetstream import MSG_ID_HEADER, StreamsConfig, connect, declare_streams
+from services.application.relay import OutboxRelay, Publishable
 
 pytestmark = pytest.mark.nats
 

@@ -11,13 +11,13 @@ import pytest
 
 from contracts import parse_outbound
 from contracts.uln import make_uln
+from devtools.sample_histories import sample_histories
 from domain.catalogue import Catalogue
-from services.catalogue_files import load_catalogue
-from services.cli import main
-from services.clock import FixedClock
-from services.outbound import outbound_message
-from services.sample_histories import sample_histories
-from services.store import open_records
+from services.adapters.catalogue_files import load_catalogue
+from services.adapters.outbound import outbound_message
+from services.adapters.store import open_records
+from services.application.clock import FixedClock
+from services.entrypoints.cli import main
 
 AS_OF = "2026-11-23"
 

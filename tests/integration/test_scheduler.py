@@ -13,19 +13,19 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from contracts.uln import make_uln
+from devtools.sample_events import EventFactory
 from domain.catalogue import Catalogue
 from projections.status_projection import StatusProjection
 from projections.status_view import StatusView
-from services.app import RecordsService
-from services.catalogue_files import load_catalogue
-from services.clock import FixedClock
-from services.config import ServiceSettings
-from services.ingest import inbound_route
-from services.jetstream import publish_once
-from services.nats_server import EmbeddedNatsServer
-from services.records import LearnerRecords, sqlite_env
-from services.sample_events import EventFactory
-from services.scheduler import ExpiryScheduler
+from services.adapters.catalogue_files import load_catalogue
+from services.adapters.nats.embedded import EmbeddedNatsServer
+from services.adapters.nats.jetstream import publish_once
+from services.application.clock import FixedClock
+from services.application.ingest import inbound_route
+from services.application.records import LearnerRecords, sqlite_env
+from services.application.scheduler import ExpiryScheduler
+from services.entrypoints.app import RecordsService
+from services.entrypoints.config import ServiceSettings
 
 CG = "CG-4430-L4"  # claim_by 2017-08-31
 CLAIM_BY = date(2017, 8, 31)

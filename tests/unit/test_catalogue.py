@@ -16,7 +16,7 @@ from domain.catalogue import (
     UnknownQualificationError,
     UnknownUnitError,
 )
-from services.catalogue_files import DEFAULT_CATALOGUE_DIR, load_catalogue, read_documents
+from services.adapters.catalogue_files import DEFAULT_CATALOGUE_DIR, load_catalogue, read_documents
 
 IDS = ("500/9203/0", "501/0232/1", "CG-4430-L4", "OCR-L3-DIP-CS", "PEARSON-L4-NVQ-DIP-CS")
 

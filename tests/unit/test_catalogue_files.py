@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from domain.catalogue import CatalogueError, Qualification
-from services.catalogue_files import (
+from services.adapters.catalogue_files import (
     CATALOGUE_ENV,
     DEFAULT_CATALOGUE_DIR,
     DatesImportError,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from contracts import INBOUND_EVENT_TYPES, OUTBOUND_EVENT_TYPES
-from contracts.generate import CONTRACTS_DIR, expected_files, main, render, stale_files
+from devtools.schemas import CONTRACTS_DIR, expected_files, main, render, stale_files
 
 
 def test_the_committed_schemas_are_current() -> None:

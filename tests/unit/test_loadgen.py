@@ -8,9 +8,9 @@ import pytest
 
 from contracts import ContractError, parse_inbound
 from contracts.subjects import inbound_subject
+from devtools.loadgen import LoadProfile, learner_history, publications
 from domain.catalogue import Catalogue
-from services.catalogue_files import load_catalogue
-from services.loadgen import LoadProfile, learner_history, publications
+from services.adapters.catalogue_files import load_catalogue
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from domain.catalogue import Group, Qualification, Unit
 from domain.rules import IncompleteUnitError, evaluate, oracle, shortfall
-from services.catalogue_files import load_catalogue
+from services.adapters.catalogue_files import load_catalogue
 
 CATALOGUE = load_catalogue()
 DAY = date(2022, 3, 1)

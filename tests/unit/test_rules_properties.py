@@ -24,7 +24,7 @@ from domain.rules import evaluate, oracle, shortfall
 from domain.rules.index import UnitFacts, index_of
 from domain.rules.packing import Layout
 from domain.rules.search import best_selection
-from services.catalogue_files import load_catalogue
+from services.adapters.catalogue_files import load_catalogue
 
 DATES = QualificationDates(
     operational_start=date(2020, 1, 1),

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from domain.catalogue import Catalogue
-from services.catalogue_files import load_catalogue
+from services.adapters.catalogue_files import load_catalogue
 
 SPECS = Path(__file__).parents[2].parent / "shared" / "specs"
 URN = re.compile(r"^[A-Z]/\d{3}/\d{4}$")

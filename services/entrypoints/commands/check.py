@@ -18,10 +18,10 @@ from domain.catalogue import (
     UnknownUnitError,
 )
 from domain.rules import Evaluation, RuleProgress, evaluate
-from services.catalogue_files import load_catalogue
-from services.clock import SystemClock
-from services.commands._args import iso_date
-from services.commands._output import console, fail, print_json
+from services.adapters.catalogue_files import load_catalogue
+from services.application.clock import SystemClock
+from services.entrypoints.commands._args import iso_date
+from services.entrypoints.commands._output import console, fail, print_json
 
 
 def register(subparsers: Any) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from domain.catalogue import Catalogue
-from services.clock import Clock
-from services.records import LearnerRecords
+from services.application.clock import Clock
+from services.application.records import LearnerRecords
 
 STORE_ENV = "LEARNER_RECORDS_STORE"
 DEFAULT_STORE = Path("var") / "records.sqlite"

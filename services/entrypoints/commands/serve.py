@@ -17,12 +17,17 @@ from typing import Any
 
 import structlog
 
-from services.clock import Clock, FixedClock, SystemClock
-from services.commands._args import iso_date
-from services.config import DEFAULT_NATS_DIR, DEPLOY_NATS_CONF, ServiceSettings, nats_url_from
-from services.jetstream import IngestPolicy, StreamsConfig
-from services.logging import configure_logging
-from services.store import store_location
+from services.adapters.nats.jetstream import IngestPolicy, StreamsConfig
+from services.adapters.store import store_location
+from services.application.clock import Clock, FixedClock, SystemClock
+from services.entrypoints.commands._args import iso_date
+from services.entrypoints.config import (
+    DEFAULT_NATS_DIR,
+    DEPLOY_NATS_CONF,
+    ServiceSettings,
+    nats_url_from,
+)
+from services.entrypoints.logging import configure_logging
 
 EXIT_FAILED = 1
 
@@ -122,7 +127,7 @@ async def serve(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with nats_server_for(args) as url:
-        from services.app import RecordsService
+        from services.entrypoints.app import RecordsService
 
         service = RecordsService(settings_from(args, url), clock=clock_from(args))
         try:
@@ -143,7 +148,7 @@ async def nats_server_for(args: argparse.Namespace) -> AsyncIterator[str]:
     if url is not None:
         yield url
         return
-    from services.nats_server import EmbeddedNatsServer
+    from services.adapters.nats.embedded import EmbeddedNatsServer
 
     server = EmbeddedNatsServer(
         args.nats_dir, host=args.nats_host, port=args.nats_port, config_file=DEPLOY_NATS_CONF

@@ -24,11 +24,11 @@ from rich.table import Table
 
 from contracts.status import StatusReply
 from contracts.subjects import STATUS_QUERY_SUBJECT
-from services.commands._output import console
-from services.commands.status import print_reply
-from services.config import DEPLOY_NATS_CONF, ServiceSettings
-from services.jetstream import StreamsConfig, connect, publish_once
-from services.logging import configure_logging
+from services.adapters.nats.jetstream import StreamsConfig, connect, publish_once
+from services.entrypoints.commands._output import console
+from services.entrypoints.commands.status import print_reply
+from services.entrypoints.config import DEPLOY_NATS_CONF, ServiceSettings
+from services.entrypoints.logging import configure_logging
 
 _QUIET_AFTER = 0.5  # seconds without a new decision once the relay has caught up
 
@@ -53,11 +53,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def demo(workdir: Path, out: Console) -> int:
-    from services.app import RecordsService
-    from services.catalogue_files import load_catalogue
-    from services.ingest import inbound_route
-    from services.nats_server import EmbeddedNatsServer
-    from services.sample_histories import sample_histories
+    from devtools.sample_histories import sample_histories
+    from services.adapters.catalogue_files import load_catalogue
+    from services.adapters.nats.embedded import EmbeddedNatsServer
+    from services.application.ingest import inbound_route
+    from services.entrypoints.app import RecordsService
 
     catalogue = load_catalogue()
     histories = sample_histories(catalogue)

@@ -1,6 +1,6 @@
 """``learner-records loadgen``: publish realistic learner histories, or write them to a file.
 
-Histories come from services.loadgen (deterministic for a seed). Publishing uses
+Histories come from devtools.loadgen (deterministic for a seed). Publishing uses
 JetStream's asynchronous publish with a bounded number of acks in flight, at a given
 rate or as fast as the server acknowledges. No ``Nats-Msg-Id`` is sent: the load's
 duplicates are meant to reach the service, which must recognise them itself.
@@ -25,9 +25,9 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from services.commands._args import iso_date
-from services.commands._output import console, fail, print_json
-from services.loadgen import DEFAULT_AS_OF, LoadProfile, Publication, publications
+from devtools.loadgen import DEFAULT_AS_OF, LoadProfile, Publication, publications
+from services.entrypoints.commands._args import iso_date
+from services.entrypoints.commands._output import console, fail, print_json
 
 __all__ = ["publish_all", "register"]
 
@@ -71,7 +71,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from services.catalogue_files import load_catalogue
+    from services.adapters.catalogue_files import load_catalogue
 
     if args.learners < 0 or args.rate < 0 or args.in_flight < 1:
         fail("--learners and --rate must be ≥ 0, --in-flight ≥ 1")

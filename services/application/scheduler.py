@@ -20,7 +20,7 @@ from projections.follower import first_of
 from projections.status_view import StatusView
 
 if TYPE_CHECKING:
-    from services.records import LearnerRecords
+    from services.application.records import LearnerRecords
 
 __all__ = ["ExpiryScheduler"]
 

@@ -40,7 +40,7 @@ __all__ = [
     "write_files",
 ]
 
-CONTRACTS_DIR = Path(__file__).resolve().parent
+CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "contracts"
 SCHEMAS_DIR = "schemas"
 ASYNCAPI_FILE = "asyncapi.json"
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -137,7 +137,7 @@ def write_files(root: Path = CONTRACTS_DIR) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m contracts.generate", description=__doc__.splitlines()[0]
+        prog="python -m devtools.schemas", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if any file is stale"

@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.jetstream import StreamsConfig
-from services.store import is_postgres, store_location
+from services.adapters.nats.jetstream import StreamsConfig
+from services.adapters.store import is_postgres, store_location
 
 __all__ = [
     "DEFAULT_NATS_DIR",
@@ -23,7 +23,7 @@ NATS_URL_ENV = "LEARNER_RECORDS_NATS_URL"
 VIEWS_ENV = "LEARNER_RECORDS_VIEWS"
 DEFAULT_NATS_DIR = Path("var") / "nats"
 # The embedded server's configuration; its limits are explained in deploy/NATS.md.
-DEPLOY_NATS_CONF = Path(__file__).resolve().parents[1] / "deploy" / "nats.conf"
+DEPLOY_NATS_CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats.conf"
 
 
 def nats_url_from(given: str | None) -> str | None:
@@ -49,7 +49,7 @@ def views_location(store: str, given: str | Path | None = None) -> Path:
 
 @dataclass(frozen=True, slots=True)
 class ServiceSettings:
-    """Everything the wiring in services.app reads; defaults are the embedded service's."""
+    """Everything the wiring (services.entrypoints.app) reads; defaults: the embedded service."""
 
     nats_url: str
     store: str = field(default_factory=store_location)

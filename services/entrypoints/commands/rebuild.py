@@ -15,9 +15,9 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from projections.status_projection import REBUILD_BATCH
-from services.commands._output import console, fail, print_json
-from services.config import views_location
-from services.store import store_location
+from services.adapters.store import store_location
+from services.entrypoints.commands._output import console, fail, print_json
+from services.entrypoints.config import views_location
 
 
 def register(subparsers: Any) -> None:
@@ -51,8 +51,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from projections.status_projection import StatusProjection
     from projections.status_view import StatusView
-    from services.catalogue_files import load_catalogue
-    from services.store import open_records
+    from services.adapters.catalogue_files import load_catalogue
+    from services.adapters.store import open_records
 
     store = store_location(args.store)
     try:

@@ -30,7 +30,7 @@ from domain.learner import (
     registration_views,
     rejection,
 )
-from services.clock import Clock, SystemClock
+from services.application.clock import Clock, SystemClock
 
 
 @dataclass(frozen=True, slots=True)

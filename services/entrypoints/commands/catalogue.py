@@ -20,8 +20,8 @@ from domain.catalogue import (
     UnitsFromEachGroup,
     UnknownQualificationError,
 )
-from services.catalogue_files import DatesImportError, import_dates, load_catalogue
-from services.commands._output import console, fail, print_json
+from services.adapters.catalogue_files import DatesImportError, import_dates, load_catalogue
+from services.entrypoints.commands._output import console, fail, print_json
 
 
 def register(subparsers: Any) -> None:

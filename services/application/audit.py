@@ -15,7 +15,7 @@ from typing import Any
 
 from domain.catalogue import Catalogue
 from domain.learner import Decision, LearnerRecord, decode_fact, registration_views
-from services.summaries import decision_summary, registration_summary
+from services.application.summaries import decision_summary, registration_summary
 
 
 @dataclass(slots=True)

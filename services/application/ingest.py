@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 import structlog
 
 from contracts.uln import is_valid_uln
-from services.jetstream import InboundMessage
+from services.adapters.nats.jetstream import InboundMessage
 
 if TYPE_CHECKING:
-    from services.records import LearnerRecords
+    from services.application.records import LearnerRecords
 
 __all__ = ["RecordsIngest", "inbound_route"]
 

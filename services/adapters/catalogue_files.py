@@ -14,11 +14,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+import domain.catalogue
 from domain.catalogue import Catalogue, CatalogueError, Qualification, QualificationDates
 
-DEFAULT_CATALOGUE_DIR: Path = (
-    Path(__file__).resolve().parent.parent / "domain" / "catalogue" / "data"
-)
+# The bundled data ships inside the domain.catalogue package (package data).
+DEFAULT_CATALOGUE_DIR: Path = Path(domain.catalogue.__file__).resolve().parent / "data"
 CATALOGUE_ENV = "LEARNER_RECORDS_CATALOGUE"
 REGISTER_SOURCE = "Ofqual register"
 

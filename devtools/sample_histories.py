@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from contracts.uln import make_uln
+from devtools.sample_events import EventFactory, sent_on
 from domain.catalogue import Catalogue, Qualification
 from domain.rules import shortfall
-from services.sample_events import EventFactory, sent_on
 
 DAY = timedelta(days=1)
 

@@ -27,10 +27,10 @@ from eventsourcing.persistence import (
 from nats.js import JetStreamContext
 
 from projections.follower import Follower
-from services.jetstream import publish_all_once
+from services.adapters.nats.jetstream import publish_all_once
 
 if TYPE_CHECKING:
-    from services.records import LearnerRecords
+    from services.application.records import LearnerRecords
 
 __all__ = ["MessagesOf", "OutboxRelay", "Publishable", "RelayStats", "decision_messages"]
 
@@ -38,7 +38,7 @@ log = structlog.get_logger(__name__)
 
 
 class Publishable(Protocol):
-    """What the relay needs of a message (services.outbound.OutboundMessage is one)."""
+    """What the relay needs of a message (services.adapters.outbound.OutboundMessage is one)."""
 
     @property
     def subject(self) -> str: ...
@@ -135,7 +135,7 @@ def decision_messages(records: LearnerRecords) -> MessagesOf:
     """The relay's view of LearnerRecords' log: events carrying a ``decision`` attribute."""
     # Imported here so the relay itself can be used (and tested) with any application.
     from domain.learner import Decision
-    from services.outbound import outbound_message
+    from services.adapters.outbound import outbound_message
 
     def messages_of(notification: Notification) -> Sequence[Publishable]:
         # Most notifications are facts: only refusals and decisions carry a decision, so

@@ -19,9 +19,9 @@ from rich.table import Table
 from contracts import ContractError, parse_status_request
 from contracts.status import StatusReply
 from contracts.subjects import STATUS_QUERY_SUBJECT
-from services.commands._args import iso_date, uln
-from services.commands._output import console, fail, print_json
-from services.config import nats_url_from
+from services.entrypoints.commands._args import iso_date, uln
+from services.entrypoints.commands._output import console, fail, print_json
+from services.entrypoints.config import nats_url_from
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
 EXIT_FAILED = 1
@@ -104,8 +104,8 @@ async def _request(url: str, raw: bytes, timeout: float) -> bytes:
 
 def _offline(location: str, raw: bytes) -> StatusReply:
     from projections.status_query import StatusQuery, replay_from
-    from services.catalogue_files import load_catalogue
-    from services.store import open_records
+    from services.adapters.catalogue_files import load_catalogue
+    from services.adapters.store import open_records
 
     try:
         parse_status_request(raw)

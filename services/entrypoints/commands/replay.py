@@ -14,13 +14,13 @@ from typing import Any
 from rich.progress import Progress
 from rich.table import Table
 
-from services.catalogue_files import load_catalogue
-from services.clock import FixedClock, SystemClock
-from services.commands._args import iso_date
-from services.commands._output import console, fail, print_json
-from services.records import LearnerRecords, Outcome
-from services.store import open_records
-from services.summaries import decision_summary, registration_summary
+from services.adapters.catalogue_files import load_catalogue
+from services.adapters.store import open_records
+from services.application.clock import FixedClock, SystemClock
+from services.application.records import LearnerRecords, Outcome
+from services.application.summaries import decision_summary, registration_summary
+from services.entrypoints.commands._args import iso_date
+from services.entrypoints.commands._output import console, fail, print_json
 
 BATCH_SIZE = 500
 

@@ -8,12 +8,12 @@ from typing import Any
 
 from rich.table import Table
 
-from services.audit import Step, timeline
-from services.catalogue_files import load_catalogue
-from services.clock import SystemClock
-from services.commands._args import iso_date, uln
-from services.commands._output import console, fail, print_json
-from services.store import open_records, store_location
+from services.adapters.catalogue_files import load_catalogue
+from services.adapters.store import open_records, store_location
+from services.application.audit import Step, timeline
+from services.application.clock import SystemClock
+from services.entrypoints.commands._args import iso_date, uln
+from services.entrypoints.commands._output import console, fail, print_json
 
 
 def register(subparsers: Any) -> None:

@@ -113,7 +113,7 @@ def _timed(catalogue: Catalogue, profile: LoadProfile, n: int) -> list[tuple[dat
 
 @cache
 def _completing(qualification: Qualification) -> tuple[str, ...]:
-    from services.sample_histories import completing_units  # the rules' cheapest completion
+    from devtools.sample_histories import completing_units  # the rules' cheapest completion
 
     return completing_units(qualification)
 

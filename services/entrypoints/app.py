@@ -3,7 +3,7 @@
 FastStream owns the NATS connection, the status query (request/reply) and the AsyncAPI
 document. On that connection run four loops of our own:
 
-- ingest: services.jetstream.BatchConsumer on the durable pull consumer, one
+- ingest: services.adapters.nats.jetstream.BatchConsumer on the durable pull consumer, one
   ``receive_batch`` (one store transaction) per fetched batch, in a worker thread;
 - the outbox relay, publishing stored decisions, woken after every stored batch;
 - the status projection, feeding the read model, woken likewise;
@@ -31,14 +31,14 @@ from domain.catalogue import Catalogue
 from projections.status_projection import StatusProjection
 from projections.status_query import StatusQuery, replay_from
 from projections.status_view import StatusView
-from services.clock import Clock
-from services.config import ServiceSettings
-from services.ingest import RecordsIngest
-from services.jetstream import BatchConsumer, declare_ingest_consumer, declare_streams
-from services.records import LearnerRecords
-from services.relay import OutboxRelay, decision_messages
-from services.scheduler import ExpiryScheduler
-from services.store import open_records
+from services.adapters.nats.jetstream import BatchConsumer, declare_ingest_consumer, declare_streams
+from services.adapters.store import open_records
+from services.application.clock import Clock
+from services.application.ingest import RecordsIngest
+from services.application.records import LearnerRecords
+from services.application.relay import OutboxRelay, decision_messages
+from services.application.scheduler import ExpiryScheduler
+from services.entrypoints.config import ServiceSettings
 
 __all__ = ["RecordsService", "build_broker"]
 
@@ -103,7 +103,7 @@ class RecordsService:
         records: LearnerRecords | None = None,
     ) -> None:
         if records is None:
-            from services.catalogue_files import load_catalogue
+            from services.adapters.catalogue_files import load_catalogue
 
             records = open_records(settings.store, catalogue or load_catalogue(), clock)
         self.settings = settings

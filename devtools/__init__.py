@@ -1,0 +1,1 @@
+"""Developer tools: load generation, sample learners, contract generators. Not shipped."""

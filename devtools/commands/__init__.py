@@ -1,0 +1,1 @@
+"""Commands only a source checkout has: loadgen and demo."""

@@ -1,0 +1,1 @@
+"""Adapters to the world outside: the event store, NATS, catalogue files."""

@@ -1,0 +1,1 @@
+"""NATS and JetStream: connection, streams, consumers, the embedded server."""

@@ -1,0 +1,1 @@
+"""Entry points: the wiring of the service and the command line."""
