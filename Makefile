@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
+	@# devtools/ is not in the wheel; a source checkout's venv sees it through a .pth file.
+	$(BIN)/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "learner_records_devtools.pth").write_text("$(CURDIR)\n")'
 	touch $(STAMP)
 
 ## run: the service on its embedded default (a nats-server it starts, SQLite)
@@ -45,7 +47,7 @@ bench: $(STAMP)
 
 ## schemas: regenerate the committed JSON Schemas and AsyncAPI document
 schemas: $(STAMP)
-	$(BIN)/python -m devtools.schemas && $(BIN)/python -m devtools.asyncapi
+	$(BIN)/python -m devtools.schemas
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -10,12 +10,8 @@ from pathlib import Path
 import pytest
 
 from services.adapters.nats.embedded import EmbeddedNatsServer, NatsServerError
-from services.adapters.nats.jetstream import (
-    StreamsConfig,
-    connect,
-    declare_ingest_consumer,
-    declare_streams,
-)
+from services.adapters.nats.jetstream import connect
+from services.adapters.nats.streams import Streams, check_partition_mapping, declare
 
 pytestmark = pytest.mark.nats
 
@@ -63,9 +59,10 @@ async def test_deploy_config_starts_and_holds_the_default_streams(tmp_path: Path
         assert jetstream["config"]["sync_always"] is True
         client = await connect(server.url)
         try:
-            # The default limits must fit in the file store the config allows.
-            await declare_streams(client.jetstream(), StreamsConfig())
-            await declare_ingest_consumer(client.jetstream(), StreamsConfig())
+            # The default limits must fit in the file store the config allows, and the
+            # server maps records.in.<ULN> onto the partition streams.
+            await declare(client.jetstream(), Streams())
+            await check_partition_mapping(client.jetstream(), Streams(), "1000000019")
         finally:
             await client.close()
 

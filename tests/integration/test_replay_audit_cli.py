@@ -14,10 +14,9 @@ from contracts.uln import make_uln
 from devtools.sample_histories import sample_histories
 from domain.catalogue import Catalogue
 from services.adapters.catalogue_files import load_catalogue
-from services.adapters.outbound import outbound_message
-from services.adapters.store import open_records
 from services.application.clock import FixedClock
 from services.entrypoints.cli import main
+from services.entrypoints.wiring import open_records
 
 AS_OF = "2026-11-23"
 
@@ -175,7 +174,7 @@ def test_every_stored_decision_fits_its_published_contract(
         "rejected",
     }
     for decision in decisions:
-        message = outbound_message(decision)
-        event = parse_outbound(message.payload)
-        assert event.id == decision.id == message.msg_id
-        assert message.subject.startswith(f"records.out.{decision.kind.value}.")
+        event = parse_outbound(decision.cloudevent.encode())
+        assert event.id == decision.id
+        assert decision.subject.startswith(f"records.out.{decision.kind.value}.")
+        assert decision.subject.endswith(f".{event.subject}")

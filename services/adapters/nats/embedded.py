@@ -96,8 +96,12 @@ class EmbeddedNatsServer:
         log_file: Path | str | None = None,
         ready_timeout: float = 10.0,
         stop_timeout: float = 10.0,
+        partitions: int | None = 8,
     ) -> None:
         self.store_dir = Path(store_dir)
+        # The account mapping that spreads records.in.<ULN> over the partition streams
+        # (services.adapters.nats.streams); None: none (a plain server).
+        self.partitions = partitions
         self.host = host
         self.port = port
         self.http_port = http_port
@@ -193,12 +197,13 @@ class EmbeddedNatsServer:
 
     def _command(self, binary: Path) -> list[str]:
         command = [str(binary), "--jetstream"]
-        if self.config_file is None:
+        config = self._rendered_config()
+        if config is None:
             command += ["--store_dir", str(self.store_dir)]
         else:
             # nats-server refuses --store_dir when the file sets store_dir too; the file
             # reads ours from the environment instead (see _environment).
-            command += ["--config", str(self.config_file)]
+            command += ["--config", str(config)]
         return [
             *command,
             "--addr",
@@ -210,6 +215,23 @@ class EmbeddedNatsServer:
             "--ports_file_dir",
             str(self.store_dir),
         ]
+
+    def _rendered_config(self) -> Path | None:
+        """The config the server runs with: the given file, plus the partition mapping."""
+        if self.partitions is None:
+            return self.config_file
+        base = (
+            self.config_file.read_text()
+            if self.config_file is not None
+            else ("jetstream { store_dir: $" + STORE_DIR_ENV + " }\n")
+        )
+        mapping = (
+            '\nmappings = {\n  "records.in.*": '
+            f'"records.in.{{{{partition({self.partitions},1)}}}}.{{{{wildcard(1)}}}}"\n}}\n'
+        )
+        rendered = self.store_dir / "nats-server.conf"
+        rendered.write_text(base + mapping)
+        return rendered
 
     def _environment(self) -> dict[str, str]:
         return {**os.environ, STORE_DIR_ENV: str(self.store_dir)}

@@ -9,6 +9,8 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 EXIT_USAGE = 2
+# A learner the store or the service has never heard of: the same for every command.
+EXIT_NOT_FOUND = 3
 
 
 def fail(message: str, status: int = EXIT_USAGE) -> NoReturn:

@@ -17,19 +17,21 @@ from typing import Any
 
 import structlog
 
-from services.adapters.nats.jetstream import IngestPolicy, StreamsConfig
-from services.adapters.store import store_location
+from services.adapters.nats.streams import Streams
+from services.adapters.store import StoreUnavailableError, store_location
 from services.application.clock import Clock, FixedClock, SystemClock
 from services.entrypoints.commands._args import iso_date
 from services.entrypoints.config import (
     DEFAULT_NATS_DIR,
     DEPLOY_NATS_CONF,
     ServiceSettings,
+    default_replica,
     nats_url_from,
 )
 from services.entrypoints.logging import configure_logging
 
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 log = structlog.get_logger(__name__)
 
@@ -45,11 +47,11 @@ def register(subparsers: Any) -> None:
 
 
 def add_service_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = IngestPolicy()
+    defaults = Streams()
     parser.add_argument(
         "--nats-url",
         metavar="URL",
-        help="an external NATS server with JetStream (env LEARNER_RECORDS_NATS_URL); "
+        help="an external NATS server or cluster with JetStream (env LEARNER_RECORDS_NATS_URL); "
         "default: start the embedded one",
     )
     parser.add_argument(
@@ -62,7 +64,33 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
         "--views",
         type=Path,
         metavar="PATH",
-        help="the read models' SQLite file (env LEARNER_RECORDS_VIEWS; default beside the store)",
+        help="the read models' SQLite file beside a SQLite store (env LEARNER_RECORDS_VIEWS; "
+        "default beside the store; with PostgreSQL they live in its database)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=defaults.partitions,
+        help="partitions of the learners: streams RECORDS_IN_0..P-1 (default %(default)s; "
+        "every replica and the server's mapping must agree, see deploy/SCALING.md)",
+    )
+    parser.add_argument(
+        "--replica",
+        default=None,
+        help="this replica's name among the replicas (default: host and process id)",
+    )
+    parser.add_argument(
+        "--lease-ttl",
+        type=float,
+        default=defaults.lease_ttl,
+        metavar="S",
+        help="seconds after which a dead replica's partitions are taken over (default %(default)s)",
+    )
+    parser.add_argument(
+        "--projection",
+        choices=("process", "inline"),
+        default="process",
+        help="run the read model in a process of its own (default) or in the service's loop",
     )
     parser.add_argument(
         "--nats-dir",
@@ -80,27 +108,6 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
         type=iso_date,
         metavar="YYYY-MM-DD",
         help="run as if today were this day (a fixed clock: demonstrations and tests)",
-    )
-    parser.add_argument(
-        "--max-attempts",
-        type=int,
-        default=defaults.max_attempts,
-        help="deliveries of a failing message before it is dead-lettered (default %(default)s)",
-    )
-    parser.add_argument(
-        "--retry-delays",
-        type=_seconds_list,
-        default=defaults.retry_delays,
-        metavar="S,S,...",
-        help="seconds before each retry of a failing message (default 1,5,15,60)",
-    )
-    parser.add_argument(
-        "--ack-wait",
-        type=float,
-        default=defaults.ack_wait,
-        metavar="S",
-        help="seconds before a batch a crashed process never acked is redelivered; "
-        "later redeliveries back off to 10x (default %(default)s)",
     )
     parser.add_argument("--log-level", default="INFO", help="default %(default)s")
     parser.add_argument(
@@ -129,15 +136,19 @@ async def serve(args: argparse.Namespace) -> int:
     async with nats_server_for(args) as url:
         from services.entrypoints.app import RecordsService
 
-        service = RecordsService(settings_from(args, url), clock=clock_from(args))
         try:
-            async with service.app:
-                waiters = [asyncio.ensure_future(e.wait()) for e in (stop, service.failed)]
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in waiters:
-                    waiter.cancel()
+            service = RecordsService(settings_from(args, url), clock=clock_from(args))
+        except StoreUnavailableError as error:
+            log.error("service.store_unavailable", error=str(error))
+            return EXIT_USAGE
+        try:
+            await service.start()
+            waiters = [asyncio.ensure_future(e.wait()) for e in (stop, service.failed)]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
         finally:
-            service.close()
+            await service.stop()
         return EXIT_FAILED if service.failed.is_set() else 0
 
 
@@ -151,7 +162,11 @@ async def nats_server_for(args: argparse.Namespace) -> AsyncIterator[str]:
     from services.adapters.nats.embedded import EmbeddedNatsServer
 
     server = EmbeddedNatsServer(
-        args.nats_dir, host=args.nats_host, port=args.nats_port, config_file=DEPLOY_NATS_CONF
+        args.nats_dir,
+        host=args.nats_host,
+        port=args.nats_port,
+        config_file=DEPLOY_NATS_CONF,
+        partitions=args.partitions,
     )
     await server.astart()
     try:
@@ -161,36 +176,15 @@ async def nats_server_for(args: argparse.Namespace) -> AsyncIterator[str]:
 
 
 def settings_from(args: argparse.Namespace, url: str) -> ServiceSettings:
-    max_deliver = args.max_attempts + 2  # room for a dead-lettering that failed
-    policy = IngestPolicy(
-        max_attempts=args.max_attempts,
-        max_deliver=max_deliver,
-        backoff=_backoff(args.ack_wait)[:max_deliver],
-        ack_wait=args.ack_wait,
-        retry_delays=tuple(args.retry_delays),
-    )
     return ServiceSettings(
         nats_url=url,
         store=store_location(args.store),
         views=args.views,
-        streams=StreamsConfig(ingest=policy),
+        streams=Streams(partitions=args.partitions, lease_ttl=args.lease_ttl),
+        replica=args.replica or default_replica(),
+        projection_process=args.projection == "process",
     )
-
-
-def _backoff(ack_wait: float) -> tuple[float, ...]:
-    """The default policy's shape (30, 60, 120, 300 s) scaled to ``ack_wait``."""
-    return tuple(ack_wait * factor for factor in (1, 2, 4, 10))
 
 
 def clock_from(args: argparse.Namespace) -> Clock:
     return FixedClock(args.today) if args.today is not None else SystemClock()
-
-
-def _seconds_list(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of seconds: {text!r}") from None
-    if not values or any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"not a list of seconds: {text!r}")
-    return values

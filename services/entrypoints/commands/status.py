@@ -103,9 +103,11 @@ async def _request(url: str, raw: bytes, timeout: float) -> bytes:
 
 
 def _offline(location: str, raw: bytes) -> StatusReply:
-    from projections.status_query import StatusQuery, replay_from
+    from projections.documents import registration_document
+    from projections.status_query import StatusQuery
     from services.adapters.catalogue_files import load_catalogue
-    from services.adapters.store import open_records
+    from services.adapters.store import StoreUnavailableError
+    from services.entrypoints.wiring import open_records
 
     try:
         parse_status_request(raw)
@@ -113,11 +115,18 @@ def _offline(location: str, raw: bytes) -> StatusReply:
         fail(error.detail)
     try:
         records = open_records(location, load_catalogue(), create=False)
-    except FileNotFoundError as error:
+    except StoreUnavailableError as error:
         fail(str(error))
     try:
+
+        def replay(uln: str, day: date) -> list[dict[str, Any]] | None:
+            views = records.status(uln, as_of=day)
+            if views is None:
+                return None
+            return [registration_document(v, records.catalogue) for v in views]
+
         today = records.clock.now().date()
-        return StatusQuery(None, replay_from(records), lambda: today).answer(raw)
+        return StatusQuery(None, replay, lambda: today).answer(raw)
     finally:
         records.close()
 
