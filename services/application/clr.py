@@ -158,41 +158,48 @@ def _qualification_credential(
 ) -> dict[str, Any]:
     qualification = catalogue.qualification(view.qualification)
     completed_on = view.completed_on
-    if completed_on is None:  # eligible and certificated views are complete
-        raise ValueError(f"{view.qualification} is {view.status} but has no completion date")
+    met = (
+        f"every rule of combination was met on {completed_on.isoformat()}"
+        if completed_on is not None
+        # The awarding organisation's certificate stands even where the facts held here
+        # do not complete the rules (a unit recorded elsewhere, a later revocation).
+        else "the units recorded here do not complete the rules of combination"
+    )
     if view.certificate is not None:
         awarded_on = view.certificate.issued_on
         status = "Completed"
         what = (
             f"Certificate {view.certificate.certificate_number} issued on "
-            f"{awarded_on.isoformat()}; every rule of combination was met on "
-            f"{completed_on.isoformat()}."
+            f"{awarded_on.isoformat()}; {met}."
         )
-    else:
+    elif completed_on is not None:
         # Complete by the rules but not yet certificated: OB 3.0's "Provisional" is
         # "completed, but the completed result has not yet been confirmed".
         awarded_on = completed_on
         status = "Provisional"
-        what = (
-            f"Every rule of combination was met on {completed_on.isoformat()}; "
-            "eligible for certification, no certificate issued yet."
+        what = f"{met.capitalize()}; eligible for certification, no certificate issued yet."
+    else:
+        raise ValueError(
+            f"{view.qualification} is {view.status}, neither complete nor certificated"
         )
     achievement = _qualification_achievement(qualification)
+    subject: dict[str, Any] = {
+        "type": ["AchievementSubject"],
+        "identifier": [subject_id],
+        "achievement": achievement,
+        "activityStartDate": view.registered_on.isoformat(),
+        "creditsEarned": view.evaluation.counted_credits,
+        "result": [_status_result(achievement, status)],
+    }
+    if completed_on is not None:
+        subject["activityEndDate"] = completed_on.isoformat()
     return _credential(
         credential_id=_urn("credential", uln, "qualification", view.qualification),
         name=qualification.title,
         description=what,
         issuer=issuer,
         awarded_on=awarded_on,
-        subject={
-            "type": ["AchievementSubject"],
-            "identifier": [subject_id],
-            "achievement": achievement,
-            "activityStartDate": view.registered_on.isoformat(),
-            "activityEndDate": completed_on.isoformat(),
-            "creditsEarned": view.evaluation.counted_credits,
-            "result": [_status_result(achievement, status)],
-        },
+        subject=subject,
     )
 
 

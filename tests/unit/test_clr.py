@@ -318,3 +318,24 @@ def test_issued_at_must_be_an_instant(certificated: History, catalogue: Catalogu
         )
     document = export(certificated, catalogue)
     assert document["validFrom"] == "2026-11-23T09:30:00Z"
+
+
+def test_a_certificate_stands_even_where_the_units_held_here_do_not_complete(
+    catalogue: Catalogue,
+) -> None:
+    history = History()
+    history.register(OCR_L4, date(2024, 1, 8))
+    unit = completing(catalogue, OCR_L4)[0]
+    history.achieve(unit, date(2024, 2, 1))
+    history.certificate(OCR_L4, date(2024, 9, 1), "OCR-CN-7")
+    document = export(history, catalogue)
+    credential = by_code(document)[OCR_L4]
+    subject = credential["credentialSubject"]
+    assert subject["result"][0]["status"] == "Completed"
+    assert "activityEndDate" not in subject
+    assert "do not complete" in credential["description"]
+    assert credential["validFrom"].startswith("2024-09-01")
+    assert (
+        document["credentialSubject"]["association"][0]["targetId"]
+        == (by_code(document)[unit]["credentialSubject"]["achievement"]["id"])
+    )
