@@ -164,14 +164,20 @@ def clr_context() -> Path:
     return path
 
 
-def validate(document: Path) -> subprocess.CompletedProcess[str]:
+def validate_tools_installed() -> str:
+    """The node binary; fails the test (never skips it) when the tools are missing."""
     node = shutil.which("node")
     if node is None:
-        pytest.fail("Node.js 20+ is needed to validate exported CLRs: install nodejs and npm")
-    if not (NODE_TOOLS / "node_modules" / "jsonld").is_dir():
+        pytest.fail("Node.js 20+ is needed to check exported CLRs: install nodejs and npm")
+    if not (NODE_TOOLS / "node_modules" / ".installed").is_file():
         pytest.fail(
             f"the Node.js tools are not installed: run `make test` (npm ci in {NODE_TOOLS})"
         )
+    return node
+
+
+def validate(document: Path) -> subprocess.CompletedProcess[str]:
+    node = validate_tools_installed()
     return subprocess.run(
         [node, str(VALIDATOR), str(document), str(clr_context())],
         capture_output=True,
@@ -218,3 +224,120 @@ def test_the_validator_refuses_what_the_contexts_do_not_define(
     result = validate(broken)
     assert result.returncode == 1
     assert "Safe mode validation error" in result.stderr
+
+
+# --- signed: the Digital Credentials Consortium's verifier, offline ----------------------
+
+VERIFIER = NODE_TOOLS / "verify-clr.mjs"
+
+
+@pytest.fixture(scope="module")
+def signing_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
+    )
+    path = tmp_path_factory.mktemp("key") / "issuer.pem"
+    path.write_bytes(pem)
+    return path
+
+
+@pytest.fixture(scope="module")
+def signed(store: Path, signing_key: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("signed") / "clr.json"
+    argv = ["export", LEARNER, "--store", str(store), "--as-of", AS_OF, "--output", str(output)]
+    assert main([*argv, "--sign-key", str(signing_key), "--issuer-name", "Example AO"]) == 0
+    return output
+
+
+def verify(document: Path) -> tuple[int, list[dict[str, Any]]]:
+    result = subprocess.run(
+        [validate_tools_installed(), str(VERIFIER), str(document), str(clr_context())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    return result.returncode, [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_a_signed_clr_names_its_key_as_issuer(signed: Path) -> None:
+    document = read(signed)
+    issuer = document["issuer"]["id"]
+    assert issuer.startswith("did:key:z6Mk")
+    for credential in [document, *document["credentialSubject"]["verifiableCredential"]]:
+        assert credential["issuer"]["id"] == issuer
+        proof = credential["proof"]
+        assert proof["cryptosuite"] == "eddsa-rdfc-2022"
+        assert proof["verificationMethod"].startswith(issuer + "#")
+
+
+@pytest.mark.node
+def test_dccs_verifier_verifies_the_clr_and_every_credential_in_it(signed: Path) -> None:
+    status, results = verify(signed)
+    assert status == 0, results
+    credentials = read(signed)["credentialSubject"]["verifiableCredential"]
+    assert len(results) == 1 + len(credentials)
+    assert all(r["verified"] for r in results)
+    # Signed, it is still valid JSON-LD with nothing dropped (the proof's terms included).
+    assert validate(signed).returncode == 0
+
+
+@pytest.mark.node
+def test_dccs_verifier_refuses_a_changed_credit(signed: Path, tmp_path: Path) -> None:
+    document = read(signed)
+    unit = document["credentialSubject"]["verifiableCredential"][-1]
+    unit["credentialSubject"]["creditsEarned"] += 10
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(document), encoding="utf-8")
+    status, results = verify(tampered)
+    assert status == 1
+    failed = {r["id"] for r in results if not r["verified"]}
+    assert failed == {document["id"], unit["id"]}  # the CLR's proof covers the inner ones
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--issuer-id", "https://example.org/ao"], "exclude each other"),
+        (["--sign-key", "/nonexistent/key.pem"], "cannot read"),
+    ],
+)
+def test_signing_refusals_exit_2(
+    store: Path,
+    signing_key: Path,
+    extra: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["export", LEARNER, "--store", str(store), "--sign-key", str(signing_key), *extra]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_key_that_is_not_ed25519_is_refused(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    path = tmp_path / "p256.pem"
+    ec = generate_private_key(SECP256R1())
+    path.write_bytes(ec.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    with pytest.raises(SystemExit) as exit_:
+        main(["export", LEARNER, "--store", str(store), "--sign-key", str(path)])
+    assert exit_.value.code == 2
+    assert "not an Ed25519 private key" in capsys.readouterr().err

@@ -6,15 +6,23 @@ import argparse
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.learner import registration_views
 from services.adapters.catalogue_files import load_catalogue
 from services.adapters.learner_source import load_learner_record
+from services.adapters.signing_material import (
+    SigningUnavailableError,
+    bundled_contexts,
+    load_signing_key,
+)
 from services.adapters.store import store_location
 from services.application.clock import SystemClock
 from services.application.clr import IssuerProfile, NothingToExportError, clr_document
 from services.entrypoints.commands._args import iso_date, uln
+
+if TYPE_CHECKING:
+    from services.application.signing import SigningKey
 from services.entrypoints.commands._output import fail
 
 DEFAULT_ISSUER = "learner-records"
@@ -28,8 +36,9 @@ def register(subparsers: Any) -> None:
             "Write one learner's standing units and completed (eligible or certificated) "
             "qualifications as a 1EdTech Comprehensive Learner Record 2.0: a ClrCredential "
             "holding one Open Badges 3.0 AchievementCredential per unit and per qualification, "
-            "with each qualification associated to the units it counted. The document is not "
-            "signed. The learner is named by ULN only."
+            "with each qualification associated to the units it counted. With --sign-key, "
+            "every credential carries an eddsa-rdfc-2022 Data Integrity proof by the key's "
+            "did:key, which is then the issuer's id. The learner is named by ULN only."
         ),
     )
     parser.add_argument("uln", type=uln, metavar="ULN")
@@ -58,6 +67,13 @@ def register(subparsers: Any) -> None:
         metavar="URI",
         help="the issuer's id, e.g. its DID or web address (a urn:uuid derived from the name)",
     )
+    parser.add_argument(
+        "--sign-key",
+        type=Path,
+        metavar="PEM",
+        help="sign with this Ed25519 private key (openssl genpkey -algorithm ed25519); "
+        "needs the 'sign' extra",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -67,6 +83,33 @@ def _absolute_uri(text: str) -> str:
     if not (colon and rest and scheme[:1].isalpha() and " " not in text):
         raise argparse.ArgumentTypeError(f"not an absolute URI: {text!r}")
     return text
+
+
+def _signing_key(args: argparse.Namespace) -> SigningKey | None:
+    if args.sign_key is None:
+        return None
+    if args.issuer_id:
+        # A verifier requires the issuer to be the controller of the signing key.
+        fail("--issuer-id and --sign-key exclude each other: a signed CLR's issuer is the key")
+    try:
+        return load_signing_key(args.sign_key)
+    except SigningUnavailableError as error:
+        fail(str(error))
+
+
+def _issuer(args: argparse.Namespace, key: SigningKey | None) -> IssuerProfile:
+    if key is not None:
+        return IssuerProfile(id=key.did, name=args.issuer_name)
+    if args.issuer_id:
+        return IssuerProfile(id=args.issuer_id, name=args.issuer_name)
+    return IssuerProfile.named(args.issuer_name)
+
+
+def _contexts() -> dict[str, Any]:
+    try:
+        return bundled_contexts()
+    except SigningUnavailableError as error:
+        fail(str(error))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,16 +123,18 @@ def run(args: argparse.Namespace) -> int:
         fail(str(error))
     if record is None:
         fail(f"no learner {args.uln} in {location}")
-    issuer = (
-        IssuerProfile(id=args.issuer_id, name=args.issuer_name)
-        if args.issuer_id
-        else IssuerProfile.named(args.issuer_name)
-    )
+    key = _signing_key(args)
     views = registration_views(record, catalogue, as_of)
     try:
-        document = clr_document(record, views, catalogue, as_of=as_of, issued_at=now, issuer=issuer)
+        document = clr_document(
+            record, views, catalogue, as_of=as_of, issued_at=now, issuer=_issuer(args, key)
+        )
     except NothingToExportError as error:
         fail(f"{error}: a CLR must hold at least one credential")
+    if key is not None:
+        from services.application.signing import sign_clr  # the 'sign' extra, loaded above
+
+        document = sign_clr(document, key, _contexts(), created=now)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if args.output is None:
         print(text, end="")
