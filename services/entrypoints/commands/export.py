@@ -20,10 +20,10 @@ from services.adapters.store import store_location
 from services.application.clock import SystemClock
 from services.application.clr import IssuerProfile, NothingToExportError, clr_document
 from services.entrypoints.commands._args import iso_date, uln
-
-if TYPE_CHECKING:
-    from services.application.signing import SigningKey
 from services.entrypoints.commands._output import fail
+
+if TYPE_CHECKING:  # pyld, which signing imports, comes with the 'sign' extra only
+    from services.application.signing import SigningKey
 
 DEFAULT_ISSUER = "learner-records"
 
