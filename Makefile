@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Node.js tools the tests run on exported documents (JSON-LD, Verifiable Credentials):
+# pinned by the committed package-lock.json and installed with `npm ci`.
+NODE_TOOLS := tools/node
+NODE_STAMP := $(NODE_TOOLS)/node_modules/.installed
 
 .PHONY: run test test-postgres lint typecheck unit bench schemas fmt clean
 
@@ -11,17 +15,22 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "learner-records needs Python 3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,sign]'
 	@# devtools/ is not in the wheel; a source checkout's venv sees it through a .pth file.
 	$(BIN)/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "learner_records_devtools.pth").write_text("$(CURDIR)\n")'
 	touch $(STAMP)
+
+$(NODE_STAMP): $(NODE_TOOLS)/package.json $(NODE_TOOLS)/package-lock.json
+	@command -v npm >/dev/null || { echo "the tests need Node.js 20+ and npm for $(NODE_TOOLS) (Debian: apt-get install nodejs npm)"; exit 2; }
+	cd $(NODE_TOOLS) && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
 
 ## run: the service on its embedded default (a nats-server it starts, SQLite)
 run: $(STAMP)
 	$(BIN)/learner-records serve
 
 ## test: lint, types, then the whole test suite against real parts
-test: lint typecheck
+test: lint typecheck $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## test-postgres: the store scenarios again on PostgreSQL; needs a server URL whose user may
@@ -50,4 +59,4 @@ schemas: $(STAMP)
 	$(BIN)/python -m devtools.schemas
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis $(NODE_TOOLS)/node_modules

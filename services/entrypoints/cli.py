@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "services.entrypoints.commands.check",
     "services.entrypoints.commands.replay",
     "services.entrypoints.commands.audit",
+    "services.entrypoints.commands.export",
     "services.entrypoints.commands.serve",
     "services.entrypoints.commands.status",
     "services.entrypoints.commands.rebuild",
