@@ -32,6 +32,7 @@ from projections.status_projection import StatusProjection
 from projections.status_query import StatusQuery, replay_from
 from projections.status_view import StatusView
 from services.adapters.nats.jetstream import BatchConsumer, declare_ingest_consumer, declare_streams
+from services.adapters.redaction import redact
 from services.adapters.store import open_records
 from services.application.clock import Clock
 from services.application.ingest import RecordsIngest
@@ -166,8 +167,10 @@ class RecordsService:
         ]
         log.info(
             "service.started",
-            nats=self.settings.nats_url,
-            store=self.settings.store,
+            # Redacted here too, not only by the log processor: the line must be safe
+            # whichever logging setup a caller has.
+            nats=redact(self.settings.nats_url),
+            store=redact(self.settings.store),
             views=str(self.settings.views_path),
             relay_position=self.relay.position,
             projection_position=self.projection.position,
