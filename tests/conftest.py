@@ -15,8 +15,11 @@ from services.adapters.nats.jetstream import connect
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[EmbeddedNatsServer]:
-    """A started nats-server with JetStream; port 0 so parallel runs never collide."""
-    server = EmbeddedNatsServer(tmp_path / "nats", port=0, ready_timeout=10.0)
+    """A started nats-server with JetStream and no authentication, for the tests of
+    JetStream internals; port 0 so parallel runs never collide."""
+    server = EmbeddedNatsServer(
+        tmp_path / "nats", port=0, auth=False, sync_always=False, ready_timeout=10.0
+    )
     server.start()
     try:
         yield server

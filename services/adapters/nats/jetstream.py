@@ -30,6 +30,9 @@ from nats.js.api import (
     StreamInfo,
 )
 
+from services.adapters.nats import connection
+from services.adapters.nats.connection import NatsOptions
+
 __all__ = [
     "DEAD_DELIVERIES_HEADER",
     "DEAD_REASON_HEADER",
@@ -183,39 +186,10 @@ class StreamsConfig:
 async def connect(
     servers: str | list[str], *, name: str = "learner-records", **options: Any
 ) -> NATS:
-    """Connect with reconnection that never gives up, logging through structlog.
-
-    nats-py's defaults give up after 60 attempts and print a traceback per failed attempt.
-    """
-
-    async def on_error(exc: Exception) -> None:
-        log.warning("nats.error", error=repr(exc))
-
-    async def on_disconnected() -> None:
-        if not client.is_closed:  # closing also reports a disconnection
-            log.warning("nats.disconnected")
-
-    async def on_reconnected() -> None:
-        log.info(
-            "nats.reconnected",
-            url=str(client.connected_url.geturl() if client.connected_url else ""),
-        )
-
-    async def on_closed() -> None:
-        log.info("nats.closed")
-
-    settings: dict[str, Any] = {
-        "name": name,
-        "allow_reconnect": True,
-        "max_reconnect_attempts": -1,
-        "reconnect_time_wait": 0.5,
-        "error_cb": on_error,
-        "disconnected_cb": on_disconnected,
-        "reconnected_cb": on_reconnected,
-        "closed_cb": on_closed,
-    }
-    client = await nats.connect(servers, **(settings | options))
-    return client
+    """Deprecated alias of services.adapters.nats.connection.connect, for a URL and no
+    credentials; kept while callers move over."""
+    url = servers if isinstance(servers, str) else ",".join(servers)
+    return await connection.connect(NatsOptions.from_url(url, name=name), **options)
 
 
 async def declare_stream(js: JetStreamContext, config: StreamConfig) -> StreamInfo:
