@@ -87,7 +87,7 @@ def load(learners: int, seed: int = 1, first: int = 1) -> list[Publication]:
 
 @contextlib.contextmanager
 def nats_server(name: str) -> Iterator[str]:
-    """A fresh embedded nats-server (deploy/nats.conf: file storage, fsync always)."""
+    """A fresh embedded nats-server (the generated config: file storage, fsync always)."""
     from services.adapters.nats.embedded import EmbeddedNatsServer
 
     directory = (WORK / name / "nats").resolve()  # the config reads it from a variable

@@ -31,6 +31,12 @@ from domain.catalogue import Catalogue
 from projections.status_projection import StatusProjection
 from projections.status_query import StatusQuery, replay_from
 from projections.status_view import StatusView
+from services.adapters.nats.connection import (
+    RECONNECT_FOREVER,
+    ConnectionEvents,
+    NatsOptions,
+    faststream_security,
+)
 from services.adapters.nats.jetstream import BatchConsumer, declare_ingest_consumer, declare_streams
 from services.adapters.redaction import redact
 from services.adapters.store import open_records
@@ -49,38 +55,30 @@ _FLUSH_TIMEOUT = 30.0
 
 
 def build_broker(
-    url: str,
+    nats: str | NatsOptions,
     query: StatusQuery | None = None,
     *,
     on_reconnected: Callable[[], None] = lambda: None,
     **options: Any,
 ) -> NatsBroker:
-    """The FastStream broker with the status query subscriber (when ``query`` is given)."""
+    """The FastStream broker with the status query subscriber (when ``query`` is given).
 
-    async def on_disconnected() -> None:
-        if not broker.connection.is_closed:  # closing reports a disconnection too
-            log.warning("nats.disconnected")
-
-    async def reconnected() -> None:
-        log.info("nats.reconnected")
-        on_reconnected()
-
-    async def on_error(error: Exception) -> None:
-        log.warning("nats.error", error=repr(error))
-
+    Servers, credentials and TLS come from NatsOptions, and its connection is reported
+    by the same ConnectionEvents as every other of ours.
+    """
+    connection = nats if isinstance(nats, NatsOptions) else NatsOptions.from_url(nats)
+    events = ConnectionEvents(
+        connection, client=lambda: broker.connection, on_reconnected=on_reconnected
+    )
+    settings = RECONNECT_FOREVER | events.callbacks() | options
     broker = NatsBroker(
-        url,
-        name="learner-records",
-        # nats-py gives up after 60 attempts by default: a long outage would end the service.
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=options.pop("reconnect_time_wait", 0.5),
-        disconnected_cb=on_disconnected,
-        reconnected_cb=reconnected,
-        error_cb=on_error,
+        list(connection.servers),
+        name=connection.name,
+        security=faststream_security(connection),
         graceful_timeout=10.0,
         # One line per status query is noise at INFO; the service logs what matters.
         log_level=logging.DEBUG,
-        **options,
+        **settings,
     )
     if query is not None:
 
@@ -119,7 +117,7 @@ class RecordsService:
         )
         self.query = StatusQuery(self.view, replay_from(records), lambda: self.clock.now().date())
         # After an outage the relay retries at once rather than at the end of its back-off.
-        self.broker = build_broker(settings.nats_url, self.query, on_reconnected=self.stored)
+        self.broker = build_broker(settings.nats_options, self.query, on_reconnected=self.stored)
         self.ingest = RecordsIngest(records, on_stored=self.stored)
         self.relay: OutboxRelay | None = None
         self.consumer: BatchConsumer | None = None
@@ -169,7 +167,7 @@ class RecordsService:
             "service.started",
             # Redacted here too, not only by the log processor: the line must be safe
             # whichever logging setup a caller has.
-            nats=redact(self.settings.nats_url),
+            nats=self.settings.nats_options.display_url,
             store=redact(self.settings.store),
             views=str(self.settings.views_path),
             relay_position=self.relay.position,

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.adapters.nats.connection import NatsOptions
 from services.adapters.nats.jetstream import StreamsConfig
 from services.adapters.store import is_postgres, store_location
 
@@ -53,6 +54,8 @@ class ServiceSettings:
 
     nats_url: str
     store: str = field(default_factory=store_location)
+    # Credentials and TLS for nats_url; None: connect to nats_url as it is.
+    nats: NatsOptions | None = None
     views: Path | None = None
     streams: StreamsConfig = field(default_factory=StreamsConfig)
     # The relay and projections are woken after each stored batch; these slow polls are
@@ -63,6 +66,10 @@ class ServiceSettings:
     scheduler_tick: float = 60.0
     relay_batch: int = 500
     projection_batch: int = 500
+
+    @property
+    def nats_options(self) -> NatsOptions:
+        return self.nats if self.nats is not None else NatsOptions.from_url(self.nats_url)
 
     @property
     def views_path(self) -> Path:

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_URL",
+    "RECONNECT_FOREVER",
+    "ConnectionEvents",
     "NatsOptions",
     "NatsUnavailableError",
     "connect",
@@ -135,48 +138,80 @@ def faststream_security(options: NatsOptions) -> NatsSecurity | None:
     return NatsSecurity(ssl_context=context) if context is not None else None
 
 
-async def connect(options: NatsOptions, **overrides: Any) -> Client:
-    """Connect, and reconnect for ever: an outage of any length must not end the service.
+class ConnectionEvents:
+    """nats-py's connection callbacks, logged through structlog: for connect() and for
+    FastStream's broker alike, so both report an outage the same way.
 
-    nats-py's defaults give up after 60 attempts and print a traceback per failed
-    attempt. A first connection that fails is retried the same way, with a log line at
-    the first failure and then every 30 s while it lasts.
+    A failing connection is retried every ``reconnect_time_wait``; its error is logged
+    at the first failure, when it changes, and every 30 s while it lasts, never as a
+    traceback per attempt.
     """
-    client: Client | None = None
-    throttle = _Throttle()
 
-    async def on_error(exc: Exception) -> None:
+    def __init__(
+        self,
+        options: NatsOptions,
+        *,
+        client: Callable[[], Client | None] = lambda: None,
+        on_reconnected: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._options = options
+        self._client = client
+        self._on_reconnected = on_reconnected
+        self._throttle = _Throttle()
+
+    def callbacks(self) -> dict[str, Any]:
+        return {
+            "error_cb": self.error,
+            "disconnected_cb": self.disconnected,
+            "reconnected_cb": self.reconnected,
+            "closed_cb": self.closed,
+        }
+
+    async def error(self, exc: Exception) -> None:
         message = describe_error(exc)
-        if throttle.due(message):
+        if self._throttle.due(message):
             log.warning(
                 "nats.connection_problem",
-                servers=options.display_url,
+                servers=self._options.display_url,
                 error=message,
                 retrying=True,
             )
 
-    async def on_disconnected() -> None:
-        if client is not None and not client.is_closed:  # closing reports one too
-            log.warning("nats.disconnected", servers=options.display_url)
+    async def disconnected(self) -> None:
+        client = self._client()
+        if client is None or not client.is_closed:  # closing reports a disconnection too
+            log.warning("nats.disconnected", servers=self._options.display_url)
 
-    async def on_reconnected() -> None:
-        throttle.reset()
+    async def reconnected(self) -> None:
+        self._throttle.reset()
+        client = self._client()
         url = client.connected_url.geturl() if client and client.connected_url else ""
         log.info("nats.reconnected", url=redact(url))
+        self._on_reconnected()
 
-    async def on_closed() -> None:
+    async def closed(self) -> None:
         log.info("nats.closed")
 
-    settings: dict[str, Any] = {
-        "allow_reconnect": True,
-        "max_reconnect_attempts": -1,
-        "reconnect_time_wait": 0.5,
-        "error_cb": on_error,
-        "disconnected_cb": on_disconnected,
-        "reconnected_cb": on_reconnected,
-        "closed_cb": on_closed,
-    }
-    client = await nats.connect(**(settings | connect_settings(options) | overrides))
+
+# Reconnect for ever, soon: nats-py's defaults give up after 60 attempts, and an outage
+# of any length must not end the service.
+RECONNECT_FOREVER: dict[str, Any] = {
+    "allow_reconnect": True,
+    "max_reconnect_attempts": -1,
+    "reconnect_time_wait": 0.5,
+}
+
+
+async def connect(options: NatsOptions, **overrides: Any) -> Client:
+    """Connect, and reconnect for ever, logging through ConnectionEvents.
+
+    A first connection that fails is retried the same way (nats-py does so when
+    ``max_reconnect_attempts`` is -1), so a service started before its NATS waits for it.
+    """
+    client: Client | None = None
+    events = ConnectionEvents(options, client=lambda: client)
+    settings = RECONNECT_FOREVER | events.callbacks() | connect_settings(options)
+    client = await nats.connect(**(settings | overrides))
     return client
 
 
