@@ -40,3 +40,16 @@ async def nats_client(nats_server: EmbeddedNatsServer) -> AsyncIterator[NATS]:
 @pytest.fixture
 def js(nats_client: NATS) -> JetStreamContext:
     return nats_client.jetstream()
+
+
+@pytest.fixture
+def secured_nats(tmp_path: Path) -> Iterator[EmbeddedNatsServer]:
+    """The embedded default as `serve` starts it: accounts, a generated nkey per role, the
+    partition mapping. ``secured_nats.options(Role.X)`` connects as role X;
+    ``secured_nats.keys[Role.X].seed_file`` is that role's seed."""
+    server = EmbeddedNatsServer(tmp_path / "secured-nats", port=0, sync_always=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -254,6 +254,7 @@ _OUTBOUND_API: tuple[tuple[str, str | None], ...] = (
     (f"STREAM.INFO.{OUTBOUND_STREAM}", None),
     (f"CONSUMER.CREATE.{OUTBOUND_STREAM}", None),  # an ephemeral consumer
     (f"CONSUMER.CREATE.{OUTBOUND_STREAM}.>", None),  # a named one, with or without filter
+    (f"CONSUMER.DURABLE.CREATE.{OUTBOUND_STREAM}.>", None),  # the older form clients use
     (f"CONSUMER.INFO.{OUTBOUND_STREAM}.>", None),
     (f"CONSUMER.DELETE.{OUTBOUND_STREAM}.>", None),
     # A pull request is answered by many messages: a stream of responses.
