@@ -121,6 +121,7 @@ class EmbeddedNatsServer:
         server_name: str = "learner-records",
         credentials_dir: Path | str | None = None,
         config_file: Path | str | None = None,
+        ready_as: NatsOptions | None = None,
         binary: Path | str | None = None,
         log_file: Path | str | None = None,
         ready_timeout: float = 10.0,
@@ -146,6 +147,8 @@ class EmbeddedNatsServer:
         )
         self.access = AccessSettings(partitions=partitions)
         self.config_file = Path(config_file) if config_file is not None else None
+        # Who checks readiness when a config_file has users of its own (servers ignored).
+        self._ready_as = ready_as
         self._binary = Path(binary) if binary is not None else None
         self.log_file = (
             Path(log_file) if log_file is not None else self.store_dir / "nats-server.log"
@@ -350,7 +353,11 @@ class EmbeddedNatsServer:
         the API answers 503.
         """
         problem = "no connection yet"
-        options = self.options(Role.SERVICE, name="learner-records-readiness")
+        options = (
+            self._ready_as.replace(servers=(self.url,))
+            if self._ready_as is not None
+            else self.options(Role.SERVICE, name="learner-records-readiness")
+        )
         while time.monotonic() < deadline:
             self._check_alive()
             try:

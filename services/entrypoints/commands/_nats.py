@@ -55,6 +55,23 @@ def add_nats_arguments(parser: argparse.ArgumentParser, *, url_help: str) -> Non
             metavar="NAME" if dest == "nats_user" else "FILE",
             help=f"{text} (env {NATS_ENV[dest]})",
         )
+    # Declared only to be refused: otherwise argparse would take it as an abbreviation of
+    # --nats-password-file, and a password typed there would be echoed as a file name.
+    group.add_argument("--nats-password", nargs="?", action=_NoPasswordFlag, help=argparse.SUPPRESS)
+
+
+class _NoPasswordFlag(argparse.Action):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        parser.error(
+            "a NATS password is never given on the command line (it would show in ps and "
+            f"shell history): use --nats-password-file or ${PASSWORD_ENV}"
+        )
 
 
 def external_options(args: argparse.Namespace, *, name: str) -> NatsOptions | None:
