@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,20 @@ def test_the_partition_mapping_names_p() -> None:
     assert "partition(3,1)" in render_accounts(AccessSettings(partitions=3))
     with pytest.raises(ValueError, match="at least 1"):
         partition_mapping(0)
+
+
+def test_nats_keys_makes_the_seeds_once_and_prints_the_environment(tmp_path: Path) -> None:
+    def nats_keys() -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "services.entrypoints.cli", "nats-keys", str(tmp_path / "k")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout.splitlines()
+
+    first = nats_keys()
+    assert [line.split("=")[0] for line in first] == [NKEY_ENV[role] for role in Role]
+    assert all(line.split("=")[1].startswith("U") for line in first)
+    assert nats_keys() == first  # kept, not replaced
