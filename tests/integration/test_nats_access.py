@@ -156,6 +156,7 @@ async def test_an_auditor_asks_for_status_and_discovers_the_service(
 
     micro = await add_service(service, name="learner-records", version="0.1.0")
     await micro.add_endpoint(name="status", subject="records.query.status", handler=status)
+    await service.flush()  # the endpoint's subscription is known to the server
     try:
         reply = await auditor.client.request("records.query.status", b"{}", timeout=5)
         assert json.loads(reply.data)["uln"] == ULN
@@ -346,17 +347,24 @@ async def test_an_auditor_cannot_publish_events_or_decisions(
 async def test_an_auditor_cannot_have_the_service_answer_into_records_out(
     service: Client, auditor: RoleClient
 ) -> None:
+    answered = asyncio.Event()
+
     async def status(request: Request) -> None:
         await request.respond(b'{"registrations": []}')
+        answered.set()
 
     micro = await add_service(service, name="learner-records", version="0.1.0")
     await micro.add_endpoint(name="status", subject="records.query.status", handler=status)
+    await service.flush()
     try:
         await auditor.client.publish(
             "records.query.status", b"{}", reply=f"records.out.eligible.{ULN}"
         )
         await auditor.client.flush()
+        await asyncio.wait_for(answered.wait(), 5)  # the service did answer …
+        await service.flush()
         await asyncio.sleep(0.3)
+        # … into the auditor's account, where nothing stores it.
         assert await _messages(service.jetstream(), OUTBOUND_STREAM) == 0
     finally:
         await micro.stop()
