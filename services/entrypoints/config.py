@@ -12,24 +12,15 @@ from services.adapters.store import is_postgres, store_location
 
 __all__ = [
     "DEFAULT_NATS_DIR",
-    "DEPLOY_NATS_CONF",
     "NATS_URL_ENV",
     "VIEWS_ENV",
     "ServiceSettings",
-    "nats_url_from",
     "views_location",
 ]
 
 NATS_URL_ENV = "LEARNER_RECORDS_NATS_URL"
 VIEWS_ENV = "LEARNER_RECORDS_VIEWS"
 DEFAULT_NATS_DIR = Path("var") / "nats"
-# The embedded server's configuration; its limits are explained in deploy/NATS.md.
-DEPLOY_NATS_CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats.conf"
-
-
-def nats_url_from(given: str | None) -> str | None:
-    """The NATS URL named on the command line, else in the environment; None: embedded."""
-    return given or os.environ.get(NATS_URL_ENV) or None
 
 
 def views_location(store: str, given: str | Path | None = None) -> Path:
