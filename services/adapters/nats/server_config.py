@@ -273,6 +273,9 @@ def _permissions(role: Role) -> dict[str, object]:
                     "$JS.FC.>",  # flow control of ordered consumers (KV watchers)
                     f"$KV.{KV_BUCKET}.>",  # partition leases and membership
                     "records.out.>",  # decisions: only the service publishes them
+                    # Dead letters, until the write path parks them in the store instead
+                    # (issue 9); remove with RECORDS_DEAD.
+                    "records.dead.>",
                 ]
             },
             "subscribe": {"allow": ["_INBOX.>", "records.query.>", "$SRV.>"]},
