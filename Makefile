@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 NODE_TOOLS := tools/node
 NODE_STAMP := $(NODE_TOOLS)/node_modules/.installed
 
-.PHONY: run test test-postgres lint typecheck unit bench schemas fmt clean
+.PHONY: run test test-postgres lint typecheck unit bench schemas nats-config fmt clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "learner-records needs Python 3.11 or newer")'
@@ -57,6 +57,10 @@ bench: $(STAMP)
 ## schemas: regenerate the committed JSON Schemas and AsyncAPI document
 schemas: $(STAMP)
 	$(BIN)/python -m devtools.schemas
+
+## nats-config: regenerate deploy/'s NATS configs (one server, accounts, 3-node cluster)
+nats-config: $(STAMP)
+	$(BIN)/python -m devtools.nats_config
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis $(NODE_TOOLS)/node_modules

@@ -15,8 +15,11 @@ from services.adapters.nats.jetstream import connect
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[EmbeddedNatsServer]:
-    """A started nats-server with JetStream; port 0 so parallel runs never collide."""
-    server = EmbeddedNatsServer(tmp_path / "nats", port=0, ready_timeout=10.0)
+    """A started nats-server with JetStream and no authentication, for the tests of
+    JetStream internals; port 0 so parallel runs never collide."""
+    server = EmbeddedNatsServer(
+        tmp_path / "nats", port=0, auth=False, sync_always=False, ready_timeout=10.0
+    )
     server.start()
     try:
         yield server
@@ -37,3 +40,16 @@ async def nats_client(nats_server: EmbeddedNatsServer) -> AsyncIterator[NATS]:
 @pytest.fixture
 def js(nats_client: NATS) -> JetStreamContext:
     return nats_client.jetstream()
+
+
+@pytest.fixture
+def secured_nats(tmp_path: Path) -> Iterator[EmbeddedNatsServer]:
+    """The embedded default as `serve` starts it: accounts, a generated nkey per role, the
+    partition mapping. ``secured_nats.options(Role.X)`` connects as role X;
+    ``secured_nats.keys[Role.X].seed_file`` is that role's seed."""
+    server = EmbeddedNatsServer(tmp_path / "secured-nats", port=0, sync_always=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -14,21 +14,24 @@ import contextlib
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from rich.console import Console
 from rich.table import Table
 
 from contracts.status import StatusReply
 from contracts.subjects import STATUS_QUERY_SUBJECT
-from services.adapters.nats.jetstream import connect, publish_once
+from services.adapters.nats.connection import connect
+from services.adapters.nats.credentials import Role
+from services.adapters.nats.jetstream import publish_once
 from services.adapters.nats.streams import Streams
 from services.entrypoints.commands._output import console
 from services.entrypoints.commands.status import print_reply
-from services.entrypoints.config import DEPLOY_NATS_CONF, ServiceSettings
+from services.entrypoints.config import ServiceSettings
 from services.entrypoints.logging import configure_logging
 
 _QUIET_AFTER = 0.5  # seconds without a new decision once the relay has caught up
@@ -62,42 +65,52 @@ async def demo(workdir: Path, out: Console) -> int:
 
     catalogue = load_catalogue()
     histories = sample_histories(catalogue)
-    async with EmbeddedNatsServer(workdir / "nats", port=0, config_file=DEPLOY_NATS_CONF) as server:
+    # The embedded default as `serve` runs it: access control on, a key per role.
+    async with EmbeddedNatsServer(workdir / "nats", port=0) as server:
         out.print(f"[bold]nats-server[/] {server.url}, JetStream data in {workdir / 'nats'}")
         settings = ServiceSettings(
             nats_url=server.url,
+            nats=server.options(Role.SERVICE),
             store=str(workdir / "records.sqlite"),
             replica="demo",
             projection_process=False,
         )
         service = RecordsService(settings, catalogue=catalogue)
-        async with service:
-            client = await connect(server.url, name="learner-records-demo")
-            try:
-                seen: Counter[str] = Counter()
-                arrived = asyncio.Event()
-
-                async def show(msg: Msg) -> None:
-                    _print_decision(out, msg)
-                    seen[msg.subject.split(".")[2]] += 1
-                    arrived.set()
-
-                await client.subscribe("records.out.>", cb=show)
-                js = client.jetstream()
-                out.print(f"Publishing {len(histories)} events from an e-portfolio …\n")
-                for raw in histories:
-                    subject, msg_id = inbound_route(raw)
-                    await publish_once(js, subject, raw, msg_id)
-                await _until_settled(service, js, settings.streams, arrived)
-                _summary(out, seen)
-                uln = json.loads(histories[0])["subject"]
-                reply = await client.request(
-                    STATUS_QUERY_SUBJECT, json.dumps({"uln": uln}).encode(), timeout=5
+        # Each client in its role, as an e-portfolio, a certification service and an
+        # auditor would connect.
+        async with service, contextlib.AsyncExitStack() as clients:
+            publisher, subscriber, auditor = [
+                await clients.enter_async_context(
+                    _closing(await connect(server.options(role, name=f"demo-{role}")))
                 )
-                out.print(f"\n[bold]{STATUS_QUERY_SUBJECT}[/] {{uln: {uln}}} →")
-                print_reply(StatusReply.model_validate_json(reply.data), out)
-            finally:
-                await client.close()
+                for role in (Role.PUBLISHER, Role.SUBSCRIBER, Role.AUDITOR)
+            ]
+            seen: Counter[str] = Counter()
+            arrived = asyncio.Event()
+
+            async def show(msg: Msg) -> None:
+                _print_decision(out, msg)
+                seen[msg.subject.split(".")[2]] += 1
+                arrived.set()
+
+            await subscriber.subscribe("records.out.>", cb=show)
+            await subscriber.flush()
+            js = publisher.jetstream()
+            out.print(f"Publishing {len(histories)} events from an e-portfolio …\n")
+            for raw in histories:
+                subject, msg_id = inbound_route(raw)
+                await publish_once(js, subject, raw, msg_id)
+            # Only the service may look at its streams.
+            assert service.js is not None
+            await _until_settled(service, service.js, settings.streams, arrived)
+            _summary(out, seen)
+            uln = json.loads(histories[0])["subject"]
+            reply = await auditor.request(
+                STATUS_QUERY_SUBJECT, json.dumps({"uln": uln}).encode(), timeout=5
+            )
+            out.print(f"\n[bold]{STATUS_QUERY_SUBJECT}[/] {{uln: {uln}}} →")
+            print_reply(StatusReply.model_validate_json(reply.data), out)
+
     return 0
 
 
@@ -151,6 +164,14 @@ def _summary(out: Console, seen: Counter[str]) -> None:
         table.add_row(kind, str(count))
     out.print()
     out.print(table)
+
+
+@contextlib.asynccontextmanager
+async def _closing(client: Client) -> AsyncIterator[Client]:
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 @contextlib.contextmanager

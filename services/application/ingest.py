@@ -30,6 +30,7 @@ from typing import Any, Protocol, TypeVar
 import structlog
 from eventsourcing.persistence import PersistenceError, RecordConflictError, Tracking
 
+from contracts.uln import is_valid_uln
 from projections.follower import backoff
 from services.adapters.store.parked import ParkedTable
 from services.application.parking import Parking
@@ -114,6 +115,7 @@ class PartitionWorker:
         fetch_timeout: float = 1.0,
         on_stored: Callable[[], None] = lambda: None,
         on_batch: Callable[[int, Sequence[Outcome], float], None] = lambda *a: None,
+        belongs: Callable[[str], bool] = lambda uln: True,
     ) -> None:
         self.feed = feed
         self.records = records
@@ -123,6 +125,10 @@ class PartitionWorker:
         self.fetch_timeout = fetch_timeout
         self.on_stored = on_stored
         self.on_batch = on_batch
+        # Whether a learner's events belong in this partition (the server's hash): one
+        # published straight to another partition's subject is refused, never applied,
+        # so a learner is still written by one owner only.
+        self.belongs = belongs
         self.partition = feed.partition
         self.position = 0
         self.stats = IngestStats()
@@ -169,7 +175,10 @@ class PartitionWorker:
         fresh = [d for d in deliveries if d.seq > self.position]
         if not fresh:
             return
-        inbound = [Inbound(d.data, d.subject, d.headers, d.seq) for d in fresh]
+        inbound = [
+            Inbound(d.data, d.subject, d.headers, d.seq, misplaced=not self._placed(d.subject))
+            for d in fresh
+        ]
         tracking = Tracking(self.feed.tracking_name, fresh[-1].seq)
         started = time.perf_counter()
         outcomes = await self._store(inbound, tracking, fresh, stop)
@@ -257,6 +266,10 @@ class PartitionWorker:
         except TimeoutError:
             return True
         return False
+
+    def _placed(self, subject: str) -> bool:
+        token = subject.rsplit(".", 1)[-1]
+        return not is_valid_uln(token) or self.belongs(token)
 
     def _receive(
         self, inbound: list[Inbound], tracking: Tracking, faults: dict[int, str]

@@ -24,7 +24,7 @@ from typing import Any
 
 from eventsourcing.persistence import PersistenceError, Tracking
 
-from contracts import ContractError, InboundEvent, parse_inbound
+from contracts import ContractError, InboundEvent, RejectionReason, parse_inbound
 from contracts.jsonio import raw_digest
 from domain.catalogue import Catalogue
 from domain.learner import (
@@ -65,6 +65,9 @@ class Inbound:
     seq: int | None = None
     # The moment to process it at, when not the clock's now (a replay as lived).
     at: datetime | None = None
+    # Found in a partition its learner does not hash to (published to another
+    # partition's subject directly): refused, never applied to the learner.
+    misplaced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,6 +409,13 @@ class _Batch:
 
 def _parse(message: Inbound) -> tuple[InboundEvent | ContractError, str | None]:
     """The message's event (or why it is refused) and the learner it can be filed under."""
+    if message.misplaced:
+        subject = message.subject or ""
+        return ContractError(
+            RejectionReason.MALFORMED,
+            f"{subject} is not the learner's partition: publish to records.in.<ULN>",
+            message.data,
+        ), None
     try:
         event = parse_inbound(message.data)
     except ContractError as error:

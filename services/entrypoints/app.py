@@ -35,16 +35,11 @@ from projections.running import StatusFollower, run_in_process
 from projections.status_projection import StatusProjection
 from projections.status_query import StatusQuery
 from projections.status_view import StatusView, open_status_view
-from services.adapters.nats.jetstream import connect
+from services.adapters.nats.connection import connect
 from services.adapters.nats.leases import KvLeases
 from services.adapters.nats.partition_feed import PartitionFeed
 from services.adapters.nats.publisher import JetStreamPublisher
-from services.adapters.nats.streams import (
-    check_partition_mapping,
-    declare,
-    leases_bucket,
-    partition_of,
-)
+from services.adapters.nats.streams import declare, leases_bucket, partition_of
 from services.adapters.store import open_store, redact
 from services.adapters.store.parked import ParkedTable
 from services.application.clock import Clock, SystemClock
@@ -60,8 +55,6 @@ __all__ = ["RecordsService"]
 log = structlog.get_logger(__name__)
 
 SERVICE_NAME = "learner-records"
-# A valid ULN whose partition probe tells whether the server maps records.in.<ULN>.
-_PROBE_ULN = "1000000019"
 
 
 class RecordsService:
@@ -127,12 +120,10 @@ class RecordsService:
     async def start(self) -> None:
         settings = self.settings
         streams = settings.streams
-        self.nc = await connect(
-            settings.nats_url, name=f"learner-records {settings.replica}", **self.nats_options
-        )
+        options = settings.nats_options.replace(name=f"learner-records {settings.replica}")
+        self.nc = await connect(options, **self.nats_options)
         self.js = self.nc.jetstream()
         await declare(self.js, streams)
-        await check_partition_mapping(self.js, streams, _PROBE_ULN)
         self._micro = await self._status_service(self.nc)
         kv = await leases_bucket(self.js, streams)
         roles = [
@@ -148,7 +139,7 @@ class RecordsService:
         log.info(
             "service.started",
             replica=settings.replica,
-            nats=redact(settings.nats_url),
+            nats=settings.nats_options.display_url,
             store=redact(settings.store),
             partitions=streams.partitions,
         )
@@ -181,6 +172,7 @@ class RecordsService:
     async def _ingest(self, partition: int, stop: asyncio.Event) -> None:
         assert self.js is not None
         feed = PartitionFeed(self.js, self.settings.streams, partition)
+        partitions = self.settings.streams.partitions
         worker = PartitionWorker(
             feed,
             self.records,
@@ -189,6 +181,7 @@ class RecordsService:
             batch=self.settings.streams.fetch_batch,
             fetch_timeout=self.settings.fetch_timeout,
             on_stored=self.stored,
+            belongs=lambda uln: partition_of(uln, partitions) == partition,
         )
         self.workers[partition] = worker
         try:

@@ -7,30 +7,22 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.adapters.nats.connection import NatsOptions
 from services.adapters.nats.streams import Streams
 from services.adapters.store import is_postgres, store_location
 
 __all__ = [
     "DEFAULT_NATS_DIR",
-    "DEPLOY_NATS_CONF",
     "NATS_URL_ENV",
     "VIEWS_ENV",
     "ServiceSettings",
     "default_replica",
-    "nats_url_from",
     "views_location",
 ]
 
 NATS_URL_ENV = "LEARNER_RECORDS_NATS_URL"
 VIEWS_ENV = "LEARNER_RECORDS_VIEWS"
 DEFAULT_NATS_DIR = Path("var") / "nats"
-# The embedded server's configuration; its limits are explained in deploy/NATS.md.
-DEPLOY_NATS_CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats.conf"
-
-
-def nats_url_from(given: str | None) -> str | None:
-    """The NATS URL named on the command line, else in the environment; None: embedded."""
-    return given or os.environ.get(NATS_URL_ENV) or None
 
 
 def views_location(store: str, given: str | Path | None = None) -> Path:
@@ -59,6 +51,8 @@ class ServiceSettings:
 
     nats_url: str
     store: str = field(default_factory=store_location)
+    # Credentials and TLS for nats_url; None: connect to nats_url as it is.
+    nats: NatsOptions | None = None
     views: Path | None = None
     streams: Streams = field(default_factory=Streams)
     # This replica's name among the replicas (leases, logs); default: host and process.
@@ -74,6 +68,10 @@ class ServiceSettings:
     # How often the scheduler looks at the clock; it reviews when the date has changed.
     scheduler_tick: float = 60.0
     fetch_timeout: float = 1.0
+
+    @property
+    def nats_options(self) -> NatsOptions:
+        return self.nats if self.nats is not None else NatsOptions.from_url(self.nats_url)
 
     @property
     def views_path(self) -> Path:

@@ -48,7 +48,9 @@ async def test_declaring_twice_changes_nothing_and_a_changed_limit_updates(
 
 
 async def test_a_server_without_the_mapping_is_reported(tmp_path: Path) -> None:
-    with EmbeddedNatsServer(tmp_path / "plain", port=0, partitions=None) as server:
+    plain = tmp_path / "plain.conf"
+    plain.write_text("jetstream { store_dir: $LEARNER_RECORDS_NATS_STORE }\n")
+    with EmbeddedNatsServer(tmp_path / "plain", port=0, auth=False, config_file=plain) as server:
         client = await connect(server.url)
         try:
             js = client.jetstream()

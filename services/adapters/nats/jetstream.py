@@ -1,60 +1,31 @@
-"""Connecting to NATS, and publishing once: what every part that talks to NATS shares."""
+"""Publishing once with Nats-Msg-Id, and the legacy spelling of ``connect``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-import nats
-import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import Header, PubAck
+
+from services.adapters.nats import connection
+from services.adapters.nats.connection import NatsOptions
 
 __all__ = ["MSG_ID_HEADER", "connect", "publish_once"]
 
 # JetStream de-duplicates publishes carrying the same id within the stream's window.
 MSG_ID_HEADER: str = Header.MSG_ID.value
 
-log = structlog.get_logger(__name__)
-
 
 async def connect(
-    servers: str | list[str], *, name: str = "learner-records", **options: Any
+    servers: str | list[str] | NatsOptions, *, name: str = "learner-records", **options: Any
 ) -> NATS:
-    """Connect with reconnection that never gives up, logging through structlog.
-
-    nats-py's defaults give up after 60 attempts and print a traceback per failed attempt.
-    """
-
-    async def on_error(exc: Exception) -> None:
-        log.warning("nats.error", error=repr(exc))
-
-    async def on_disconnected() -> None:
-        if not client.is_closed:  # closing also reports a disconnection
-            log.warning("nats.disconnected")
-
-    async def on_reconnected() -> None:
-        log.info(
-            "nats.reconnected",
-            url=str(client.connected_url.geturl() if client.connected_url else ""),
-        )
-
-    async def on_closed() -> None:
-        log.info("nats.closed")
-
-    settings: dict[str, Any] = {
-        "name": name,
-        "allow_reconnect": True,
-        "max_reconnect_attempts": -1,
-        "reconnect_time_wait": 0.5,
-        "error_cb": on_error,
-        "disconnected_cb": on_disconnected,
-        "reconnected_cb": on_reconnected,
-        "closed_cb": on_closed,
-    }
-    client = await nats.connect(servers, **(settings | options))
-    return client
+    """``connection.connect`` for a URL (or options): reconnects that never give up."""
+    if isinstance(servers, NatsOptions):
+        return await connection.connect(servers.replace(name=name), **options)
+    urls = tuple([servers] if isinstance(servers, str) else servers)
+    return await connection.connect(NatsOptions(servers=urls, name=name), **options)
 
 
 async def publish_once(

