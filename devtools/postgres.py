@@ -30,6 +30,7 @@ import os
 import pwd
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -90,7 +91,7 @@ def find_bin_dir() -> Path:
             key=lambda path: [int(n) for n in re.findall(r"\d+", path.parent.name)],
             reverse=True,
         )
-        candidates = [Path(on_path).parent] if on_path else []
+        candidates = [Path(on_path).resolve().parent] if on_path else []
         candidates += [*debian, Path("/usr/local/pgsql/bin")]
     for directory in candidates:
         if (directory / "initdb").is_file() and (directory / "postgres").is_file():
@@ -350,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.action == "ensure-binaries":
-            print(ensure_binaries())
+            print(f"PostgreSQL server programs: {ensure_binaries()}")
             return 0
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the server on kill too
         with ThrowawayPostgres(durable=args.durable) as server:
@@ -361,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (PostgresNotFoundError, PostgresStartError) as error:
         print(error, file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as error:
+        print(f"{shlex.join(error.cmd)} failed (exit {error.returncode}). {_INSTALL_HINT}")
         return 1
 
 
