@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 NODE_TOOLS := tools/node
 NODE_STAMP := $(NODE_TOOLS)/node_modules/.installed
 
-.PHONY: run test test-postgres lint typecheck unit bench schemas nats-config fmt clean
+.PHONY: run test test-postgres postgres-bin lint typecheck unit bench schemas nats-config fmt clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "learner-records needs Python 3.11 or newer")'
@@ -29,15 +29,19 @@ $(NODE_STAMP): $(NODE_TOOLS)/package.json $(NODE_TOOLS)/package-lock.json
 run: $(STAMP)
 	$(BIN)/learner-records serve
 
-## test: lint, types, then the whole test suite against real parts
-test: lint typecheck $(NODE_STAMP)
+## test: lint, types, then the whole test suite against real parts (PostgreSQL included)
+test: lint typecheck postgres-bin $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## test-postgres: the store scenarios again on PostgreSQL; needs a server URL whose user may
-## create databases, e.g. make test-postgres PG=postgresql://postgres@127.0.0.1:5432/postgres
-test-postgres: $(STAMP)
-	@test -n "$(PG)" || { echo "give PG=postgresql://user@host:port/db"; exit 2; }
-	LEARNER_RECORDS_TEST_POSTGRES='$(PG)' $(BIN)/python -m pytest -m postgres $(PYTEST_ARGS)
+## test-postgres: only the PostgreSQL tests; on a throwaway server, or on PG=postgresql://…
+## whose user may create databases, e.g. PG=postgresql://postgres@127.0.0.1:5432/postgres
+test-postgres: postgres-bin
+	$(if $(PG),LEARNER_RECORDS_TEST_POSTGRES='$(PG)') $(BIN)/python -m pytest -m postgres $(PYTEST_ARGS)
+
+## postgres-bin: find initdb and postgres for the tests' throwaway server; as root on Debian,
+## apt-get install postgresql if they are missing. Nothing to do when a server URL is given.
+postgres-bin: $(STAMP)
+	$(if $(PG)$(LEARNER_RECORDS_TEST_POSTGRES),@true,@$(BIN)/python -m devtools.postgres ensure-binaries)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,13 +1,18 @@
-"""Shared fixtures. NATS: a real nats-server per test, on a free port, with its own store."""
+"""Shared fixtures. NATS: a real nats-server per test, on a free port, with its own store.
+
+PostgreSQL: one server for the session, a database per test.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
+from stores import POSTGRES_ENV
 
 from services.adapters.nats.embedded import EmbeddedNatsServer
 from services.adapters.nats.jetstream import connect
@@ -53,3 +58,37 @@ def secured_nats(tmp_path: Path) -> Iterator[EmbeddedNatsServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A superuser URL of one PostgreSQL server for the whole session.
+
+    ``$LEARNER_RECORDS_TEST_POSTGRES`` if set; otherwise a throwaway server
+    (devtools/postgres.py, fsync off) whose URL is exported under that name for
+    ``store_for`` and child processes. If none can be had, the tests fail.
+    """
+    if given := os.environ.get(POSTGRES_ENV):
+        yield given
+        return
+    from devtools.postgres import ThrowawayPostgres
+
+    with ThrowawayPostgres() as server, pytest.MonkeyPatch.context() as env:
+        env.setenv(POSTGRES_ENV, server.url())
+        yield server.url()
+
+
+@pytest.fixture
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """The URL of a new database on the session's server, dropped after the test."""
+    from devtools.postgres import fresh_database
+
+    with fresh_database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture(autouse=True)
+def _postgres_for_marked_tests(request: pytest.FixtureRequest) -> None:
+    # The server starts on the first test marked postgres, so `-m "not postgres"` needs none.
+    if request.node.get_closest_marker("postgres") is not None:
+        request.getfixturevalue("postgres_server")
