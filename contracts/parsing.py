@@ -8,7 +8,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.errors import ContractError, RejectionReason, describe_errors
 from contracts.inbound import INBOUND_EVENT_TYPES, InboundEvent
-from contracts.jsonio import JsonReadError, json_kind, read_json
+from contracts.jsonio import json_kind, read_json
 from contracts.outbound import OUTBOUND_EVENT_TYPES, OutboundEvent
 from contracts.status import StatusRequest
 from contracts.uln import is_valid_uln
@@ -45,7 +45,7 @@ def parse_status_request(raw: bytes | str) -> StatusRequest:
 def _read_object(raw: bytes | str) -> dict[str, Any]:
     try:
         message = read_json(raw)
-    except JsonReadError as error:
+    except ValueError as error:  # JsonReadError, or LimitExceededError
         raise ContractError(RejectionReason.MALFORMED, str(error), raw) from None
     if not isinstance(message, dict):
         raise ContractError(
