@@ -290,6 +290,8 @@ def test_a_refusal_keeps_what_it_could_read_of_the_message() -> None:
     assert error.event_id == "evt-0001"
     assert error.source == "https://eportfolio.example.org/centres/12345"
     assert error.subject == error.uln == ULN
+    # The echo is the message less its personal field (test_contracts_echo.py).
+    del message["data"]["date_of_birth"]
     assert error.original == message
     assert error.raw == raw
 
