@@ -4,8 +4,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Node tooling the test suite runs (the AsyncAPI parser, ajv): one directory, one lock file.
+NODE_DIR   := tools/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+FUZZ_SECONDS ?= 60
 
-.PHONY: run test test-postgres lint typecheck unit bench schemas fmt clean
+.PHONY: run test test-postgres lint typecheck unit bench schemas fmt fuzz clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "learner-records needs Python 3.11 or newer")'
@@ -14,12 +18,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
+# --ignore-scripts: none of these packages needs an install script, and one dependency's
+# would phone home. npm ci installs exactly the committed lock file.
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "the contract tests need Node 20+ and npm (apt-get install nodejs npm)"; exit 2; }
+	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 ## run: the service on its embedded default (a nats-server it starts, SQLite)
 run: $(STAMP)
 	$(BIN)/learner-records serve
 
 ## test: lint, types, then the whole test suite against real parts
-test: lint typecheck
+test: lint typecheck $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## test-postgres: the store scenarios again on PostgreSQL; needs a server URL whose user may
@@ -45,7 +56,12 @@ bench: $(STAMP)
 
 ## schemas: regenerate the committed JSON Schemas and AsyncAPI document
 schemas: $(STAMP)
-	$(BIN)/python -m devtools.schemas && $(BIN)/python -m devtools.asyncapi
+	$(BIN)/python -m devtools.schemas
+
+## fuzz: coverage-guided fuzzing of the contract parser (atheris) for FUZZ_SECONDS (60)
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/contracts_parser.py -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+		-timeout=10 fuzz/corpus/contracts_parser
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis $(NODE_DIR)/node_modules

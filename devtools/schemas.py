@@ -25,11 +25,11 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from contracts.inbound import INBOUND_EVENT_CLASSES
-from devtools.asyncapi import asyncapi_document
 from contracts.limits import INBOUND_LIMITS
 from contracts.outbound import OUTBOUND_EVENT_CLASSES
 from contracts.schema_ids import schema_id
 from contracts.status import StatusReply, StatusRequest
+from devtools.asyncapi import asyncapi_document
 
 __all__ = [
     "CONTRACTS_DIR",
