@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from pydantic import JsonValue, ValidationError
 from pydantic_core import ErrorDetails
 
 from contracts.echo import echo_of, is_personal
 from contracts.fields import URI_REFERENCE_PATTERN, URN_PATTERN
-from contracts.jsonio import json_kind, location, raw_digest
+from contracts.jsonio import json_kind, location, raw_digest, read_json
 from contracts.limits import (
     LIMITS,
     MAX_DETAIL_CHARS,
     MAX_ID_CHARS,
+    MAX_MESSAGE_BYTES,
     MAX_SOURCE_CHARS,
     MAX_STRING_CHARS,
 )
@@ -38,6 +39,10 @@ class RejectionReason(StrEnum):
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
 
 
+# The default for ``readable``: read what can be read of ``raw`` when the echo is asked for.
+_FROM_RAW: Final = object()
+
+
 class ContractError(ValueError):
     """A message that cannot be accepted, decided from the message alone.
 
@@ -51,7 +56,8 @@ class ContractError(ValueError):
     for when even ``source`` and ``id`` are missing (for binary mode, the bytes of its
     CloudEvents headers too). ``original`` is the echo a rejection carries
     (``contracts.echo``): bounded, personal fields removed, made from ``readable`` —
-    what could be read of the message — or from ``raw`` when nothing could.
+    what could be read of the message; None when nothing could, so the text is
+    echoed — or, when not given, from ``raw`` read as JSON if it can be.
     """
 
     def __init__(
@@ -64,7 +70,7 @@ class ContractError(ValueError):
         source: str | None = None,
         subject: str | None = None,
         uln: str | None = None,
-        readable: object = None,
+        readable: object = _FROM_RAW,
         digest: str | None = None,
         nats_subject: str | None = None,
     ) -> None:
@@ -93,8 +99,22 @@ class ContractError(ValueError):
     def original(self) -> dict[str, JsonValue] | str:
         """The rejected message as ``event.rejected.v1`` carries it (``echo_of``)."""
         if self._original is None:
-            self._original = echo_of(self._readable if self._readable is not None else self.raw)
+            readable = self._readable
+            if readable is _FROM_RAW:
+                readable = _read_object(self.raw)
+            self._original = echo_of(self.raw if readable is None else readable)
         return self._original
+
+
+def _read_object(raw: bytes | str) -> dict[str, Any] | None:
+    """``raw``'s JSON object when it is one within the limits, else None (echo the text)."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return None
+    try:
+        value = read_json(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _within(text: str | None, limit: int) -> str | None:

@@ -25,6 +25,7 @@ from contracts.binding import (
     content_mode,
     headers_size,
 )
+from contracts.echo import unreadable_text
 from contracts.errors import ContractError, RejectionReason, describe_errors
 from contracts.inbound import INBOUND_EVENT_TYPES, InboundEvent
 from contracts.jsonio import count_members, json_kind, read_json
@@ -130,16 +131,20 @@ def parse_inbound(
     return event
 
 
-def _read_body(received: _Received) -> Any:
-    """The body's JSON value; on refusal, the exact reason (read_json explains it)."""
+def _read_body(received: _Received, attributes: Mapping[str, Any] | None = None) -> Any:
+    """The body's JSON value; on refusal, the exact reason (read_json explains it).
+
+    ``attributes`` are a binary-mode message's, which name its event even when the
+    body cannot be read.
+    """
     try:
         return orjson.loads(received.raw)
     except orjson.JSONDecodeError:
         pass
     try:
-        read_json(received.raw, _FIELD_LIMITS)
+        read_json(received.raw, None if attributes else _FIELD_LIMITS)
     except ValueError as error:
-        raise received.refuse(str(error)) from None
+        raise received.refuse(str(error), attributes) from None
     raise AssertionError("unreachable: read_json refuses what orjson refused")
 
 
@@ -147,21 +152,18 @@ def _binary_event(received: _Received) -> dict[str, Any]:
     """The event a binary-mode message carries, as structured mode would carry it."""
     assert received.headers is not None
     message: dict[str, Any] = dict(binary_attributes(received.headers))
-    received.readable = message
+    # Until the body is read, what can be echoed is the attributes and the body's text.
+    received.readable = {**message, "data": unreadable_text(received.raw)}
     if received.raw:
         # An empty body is an event without data (which every one of ours needs).
-        data = _read_body(received)
-        message["data"] = data
+        message["data"] = _read_body(received, message)
+    received.readable = message
     return message
 
 
 def _headers_and_body(received: _Received) -> dict[str, Any]:
     """What a rejection can echo of a message whose headers could not be read."""
-    body = received.raw
-    return {
-        "headers": dict(received.headers or {}),
-        "body": body.decode("utf-8", "replace") if isinstance(body, bytes) else body,
-    }
+    return {"headers": dict(received.headers or {}), "body": unreadable_text(received.raw)}
 
 
 def _check_readable(received: _Received, value: Any) -> None:
@@ -170,16 +172,21 @@ def _check_readable(received: _Received, value: Any) -> None:
     Run only once something is already wrong, so that the refusal names the most basic
     fault: a hostile size or depth before the fields it makes wrong.
     """
+    binary = received.mode is ContentMode.BINARY
+    if binary and not received.raw:
+        return  # no body: nothing more to read
     try:
-        read_json(received.raw, _FIELD_LIMITS if received.mode is ContentMode.STRUCTURED else None)
+        read_json(received.raw, None if binary else _FIELD_LIMITS)
     except LimitExceededError as error:
         # Over a limit, the message was still read: its id and learner can be named.
         raise received.refuse(str(error), value if isinstance(value, dict) else None) from None
     except ValueError as error:
         # Not strict JSON (a repeated key): which id or subject is meant is unknowable,
         # so the rejection names none and echoes the text, not one reading of it.
-        if received.mode is ContentMode.STRUCTURED:
+        if not binary:
             received.readable = None
+        elif isinstance(value, dict):
+            received.readable = {**value, "data": unreadable_text(received.raw)}
         raise received.refuse(str(error)) from None
 
 
