@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy contracts domain projections services devtools bench
+	$(BIN)/mypy contracts domain projections services devtools bench fuzz
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
@@ -58,10 +58,12 @@ bench: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/python -m devtools.schemas
 
-## fuzz: coverage-guided fuzzing of the contract parser (atheris) for FUZZ_SECONDS (60)
+## fuzz: coverage-guided fuzzing of the contract parser (atheris) for FUZZ_SECONDS (60);
+## what it learns goes to .fuzz/corpus, any finding to .fuzz/ (the seeds stay as committed)
 fuzz: $(STAMP)
-	$(BIN)/python fuzz/contracts_parser.py -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
-		-timeout=10 fuzz/corpus/contracts_parser
+	mkdir -p .fuzz/corpus
+	$(BIN)/python fuzz/contracts_parser.py -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-rss_limit_mb=2048 -artifact_prefix=.fuzz/ .fuzz/corpus fuzz/corpus/contracts_parser
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis $(NODE_DIR)/node_modules

@@ -13,6 +13,7 @@ from typing import Any, Final, cast
 
 from pydantic import JsonValue
 
+from contracts.fields import DATE_PATTERN, TIMESTAMP_PATTERN
 from contracts.jsonio import canonical_json_bytes
 from contracts.limits import ECHO_MAX_BYTES, MAX_DEPTH
 
@@ -27,6 +28,7 @@ __all__ = [
     "echo_size",
     "is_personal",
     "unreadable_text",
+    "without_dates",
 ]
 
 # Judged personal: the learner's date of birth (SPEC.md §6: the field erasure is for),
@@ -59,7 +61,8 @@ _PERSONAL_IN_TEXT = re.compile(
     r'("[^"]*(?:birth|dob)[^"]*"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\]\s]*)',
     re.IGNORECASE | re.DOTALL,
 )
-_DATE_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{4}-[0-9]{2}-[0-9]{2}(?![0-9])")
+_DATE_IN_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_WHOLE_DATE = re.compile(f"{DATE_PATTERN}|{TIMESTAMP_PATTERN}")
 REMOVED: Final = '"[removed]"'
 DATE_REMOVED: Final = "[date removed]"
 TRUNCATED: Final = "…[truncated]"
@@ -72,7 +75,8 @@ ECHO_DESCRIPTION: Final = (
     "(for binary mode, the event as structured mode carries it), else its text. "
     "Personal fields are removed: data.date_of_birth, and any member whose name contains "
     '"birth" or is "dob", at any depth (in text, its value is replaced by "[removed]"). '
-    f"A date is kept only in the contracts' own date fields ({', '.join(sorted(DATED_FIELDS))})"
+    "A date is kept only as the whole value of one of the contracts' own date fields "
+    f"({', '.join(sorted(DATED_FIELDS))})"
     f"; elsewhere, and anywhere in text that could not be read as JSON, it is replaced "
     f"by {DATE_REMOVED!r}, since whose date it is cannot be told. At most ECHO_MAX_BYTES = "
     f"{ECHO_MAX_BYTES:,} bytes as canonical UTF-8 JSON: when longer, long strings, large "
@@ -105,6 +109,11 @@ def echo_of(readable: object) -> dict[str, JsonValue] | str:
     return _bounded_text(_blanked(canonical_json_bytes(readable).decode("utf-8")))
 
 
+def without_dates(text: str) -> str:
+    """``text`` with every calendar date in it replaced by DATE_REMOVED."""
+    return _DATE_IN_TEXT.sub(DATE_REMOVED, text)
+
+
 def unreadable_text(raw: bytes | str) -> str:
     """Text that could not be read as JSON, as an echo may show it: no date in it.
 
@@ -114,7 +123,7 @@ def unreadable_text(raw: bytes | str) -> str:
         text = raw.decode("utf-8", errors="replace")
     else:
         text = raw.encode("utf-8", errors="replace").decode("utf-8")
-    return _DATE_IN_TEXT.sub(DATE_REMOVED, _blanked(text))
+    return without_dates(_blanked(text))
 
 
 def _blanked(text: str) -> str:
@@ -171,7 +180,9 @@ def _pruned(
             pruned_items.append(f"{TRUNCATED} {len(value) - len(items)} more items")
         return pruned_items
     if isinstance(value, str):
-        return _text(value, max_chars, dated=key in DATED_FIELDS)
+        # A date is kept only as the whole value of one of the contracts' date fields.
+        dated = key in DATED_FIELDS and _WHOLE_DATE.fullmatch(value) is not None
+        return _text(value, max_chars, dated=dated)
     if value is None or isinstance(value, bool | int | float):
         return value
     return _text(str(value), max_chars, dated=False)

@@ -8,7 +8,7 @@ from typing import Any, Final
 from pydantic import JsonValue, ValidationError
 from pydantic_core import ErrorDetails
 
-from contracts.echo import echo_of, is_personal
+from contracts.echo import echo_of, is_personal, without_dates
 from contracts.fields import URI_REFERENCE_PATTERN, URN_PATTERN
 from contracts.jsonio import json_kind, location, raw_digest, read_json
 from contracts.limits import (
@@ -74,7 +74,9 @@ class ContractError(ValueError):
         digest: str | None = None,
         nats_subject: str | None = None,
     ) -> None:
-        detail = _bounded(detail, MAX_DETAIL_CHARS) or "refused"
+        # A detail quotes what it refuses, and whose a date in garbage is cannot be
+        # told: no detail quotes a date (the echo keeps the contracts' own dates).
+        detail = _bounded(without_dates(detail), MAX_DETAIL_CHARS) or "refused"
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail

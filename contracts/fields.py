@@ -98,7 +98,8 @@ def _timestamp(value: Any) -> Any:
             ) from None
     raise PydanticCustomError(
         "timestamp",
-        "expected an RFC 3339 timestamp with an offset, like 2024-05-01T09:30:00Z; got {value}",
+        "expected an RFC 3339 timestamp with an offset, YYYY-MM-DDThh:mm:ss and Z or ±hh:mm;"
+        " got {value}",
         {"value": _show(value)},
     )
 

@@ -160,8 +160,7 @@ class LearnerRegisteredEvent(InboundEnvelope[LearnerRegistered]):
         if self.data.date_of_birth > self.time.date():
             raise PydanticCustomError(
                 "date_of_birth_after_time",
-                "data.date_of_birth must not be after the day of the event's time {time}",
-                {"time": self.time.date().isoformat()},
+                "data.date_of_birth must not be after the day of the event's time",
             )
         return self
 
