@@ -35,6 +35,7 @@ __all__ = [
     "binary_digest",
     "content_mode",
     "headers_size",
+    "read_headers",
 ]
 
 _STRUCTURED_PREFIX: Final = "application/cloudevents"
@@ -62,14 +63,25 @@ def headers_size(headers: Mapping[str, str] | None) -> int:
     """The bytes the headers' names and values take (they count toward MAX_MESSAGE_BYTES)."""
     if not headers:
         return 0
-    return sum(len(_utf8(name)) + len(_utf8(value)) for name, value in headers.items())
+    text = "".join(headers) + "".join(headers.values())
+    return len(text) if text.isascii() else len(_utf8(text))
 
 
 def content_mode(headers: Mapping[str, str] | None) -> ContentMode:
     """Structured or binary, as binding 1.0.3 §3 tells them apart (see the module's note)."""
+    return read_headers(headers)[0]
+
+
+def read_headers(headers: Mapping[str, str] | None) -> tuple[ContentMode, dict[str, str]]:
+    """The mode, and for binary mode the attributes the headers carry: one pass over them."""
     if not headers:
-        return ContentMode.STRUCTURED
+        return ContentMode.STRUCTURED, {}
     lowered = _lowered(headers)
+    mode = _mode(lowered)
+    return mode, (_attributes(lowered) if mode is ContentMode.BINARY else {})
+
+
+def _mode(lowered: Mapping[str, str]) -> ContentMode:
     content_type = lowered.get(_CONTENT_TYPE)
     if content_type is not None and content_type.strip().lower().startswith(_STRUCTURED_PREFIX):
         media_type = content_type.split(";", 1)[0].strip().lower()
@@ -90,15 +102,19 @@ def binary_attributes(headers: Mapping[str, str]) -> dict[str, str]:
     Every value is a string: a header carries no type, so an extension that is an
     integer or a boolean in structured mode arrives here as its canonical string.
     """
+    return _attributes(_lowered(headers))
+
+
+def _attributes(lowered: Mapping[str, str]) -> dict[str, str]:
     attributes: dict[str, str] = {}
-    for name, value in _lowered(headers).items():
+    for name, value in lowered.items():
         if not name.startswith(CE_HEADER_PREFIX):
             continue
         attribute = name.removeprefix(CE_HEADER_PREFIX)
         if attribute in ("data", "data_base64"):
             raise BindingError(f"header {name}: data travels in the body, not in a header")
         attributes[attribute] = _decoded(name, value)
-    content_type = _lowered(headers).get(_CONTENT_TYPE)
+    content_type = lowered.get(_CONTENT_TYPE)
     if content_type is not None:
         declared = attributes.setdefault("datacontenttype", content_type.strip())
         if declared != content_type.strip():
@@ -126,17 +142,22 @@ def binary_digest(headers: Mapping[str, str], body: bytes | str) -> str:
 
 
 def _lowered(headers: Mapping[str, str]) -> dict[str, str]:
-    lowered: dict[str, str] = {}
-    for name, value in headers.items():
-        key = name.lower()
-        if key in lowered:
-            raise BindingError(f"header {shown(key)} given twice (names are case-insensitive)")
-        lowered[key] = value
+    lowered = {name.lower(): value for name, value in headers.items()}
+    if len(lowered) != len(headers):
+        seen: set[str] = set()
+        for name in headers:
+            if name.lower() in seen:
+                raise BindingError(
+                    f"header {shown(name.lower())} given twice (names are case-insensitive)"
+                )
+            seen.add(name.lower())
     return lowered
 
 
 def _decoded(name: str, value: str) -> str:
     """One header value as its attribute's string (binding §3.1.3.2)."""
+    if value.isascii() and value.isprintable() and "%" not in value and '"' not in value:
+        return value.strip(" ")  # nothing encoded: the common case, and fast
     if _HEADER_VALUE.fullmatch(value) is None:
         raise BindingError(f"header {name}: only printable US-ASCII may appear; percent-encode")
     text = value.strip(" \t")

@@ -87,17 +87,25 @@ class CloudEvent(BaseModel, Generic[DataT]):
         _digest: str | None
 
     @model_validator(mode="after")
-    def _check_extensions(self) -> Self:
-        # In CloudEvents JSON a null attribute is an absent one, so a null
-        # extension is dropped. Done here rather than in a "before" validator,
-        # which would turn JSON-mode validation into Python-mode validation
-        # (and strict Python mode refuses a JSON array for a tuple).
-        extra = self.model_extra or {}
-        for name in [name for name, value in extra.items() if value is None]:
-            del extra[name]
-        for name, value in extra.items():
-            _check_extension(name, value)
+    def _check(self) -> Self:
+        # The one model-level validator: every call from pydantic-core into Python
+        # costs, and the ingest path validates every event. Subclasses add theirs
+        # in _check_more.
+        extra = self.__pydantic_extra__
+        if extra:
+            # In CloudEvents JSON a null attribute is an absent one, so a null
+            # extension is dropped. Done here rather than in a "before" validator,
+            # which would turn JSON-mode validation into Python-mode validation
+            # (and strict Python mode refuses a JSON array for a tuple).
+            for name in [name for name, value in extra.items() if value is None]:
+                del extra[name]
+            for name, value in extra.items():
+                _check_extension(name, value)
+        self._check_more()
         return self
+
+    def _check_more(self) -> None:
+        """A subclass's own model-level checks; raise PydanticCustomError to refuse."""
 
     @property
     def extensions(self) -> dict[str, Extension]:
@@ -143,13 +151,16 @@ class CloudEvent(BaseModel, Generic[DataT]):
         return self.wire_and_digest()[1]
 
     def _keep_wire(self, message: dict[str, Any]) -> None:
-        """Remember the wire form of a parsed ``message`` (only the parser calls this).
+        """Remember the wire form of a parsed ``message``, which it takes over.
 
+        Only the parser calls this, with the dict it has just read and owns.
         It is ``message`` without its null attributes (in CloudEvents JSON a null
         attribute is an absent one) and with ``time`` in the one spelling pydantic
         writes; every other value already reads as pydantic would write it.
         """
-        wire = {name: value for name, value in message.items() if value is not None}
+        wire = message
+        if None in message.values():
+            wire = {name: value for name, value in message.items() if value is not None}
         wire["time"] = wire_time(self.time)
         object.__setattr__(self, "_wire", wire)
         object.__setattr__(self, "_digest", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal, Self, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_core import PydanticCustomError
 
 from contracts.cloudevents import SPECVERSION, CloudEvent
@@ -121,10 +121,8 @@ class InboundEnvelope(CloudEvent[InboundDataT]):
     datacontenttype: JsonMediaType | None = None
     dataschema: AbsoluteUri | None = None
 
-    @model_validator(mode="after")
-    def _subject_is_the_learner(self) -> Self:
+    def _check_more(self) -> None:
         check_subject_is_the_learner(self.subject, self.data.uln)
-        return self
 
     @classmethod
     def create(cls, *, id: str, source: str, time: datetime, data: InboundDataT) -> Self:
@@ -151,8 +149,8 @@ class InboundEnvelope(CloudEvent[InboundDataT]):
 class LearnerRegisteredEvent(InboundEnvelope[LearnerRegistered]):
     type: Literal["learner.registered.v1"]
 
-    @model_validator(mode="after")
-    def _born_by_the_event(self) -> Self:
+    def _check_more(self) -> None:
+        super()._check_more()
         # A learner cannot be registered by an event sent before they were born; such
         # a date is a publisher's error, not a fact to decide on (an age of -7976).
         # The day is the event's own, in its own offset. The value is never quoted:
@@ -162,7 +160,6 @@ class LearnerRegisteredEvent(InboundEnvelope[LearnerRegistered]):
                 "date_of_birth_after_time",
                 "data.date_of_birth must not be after the day of the event's time",
             )
-        return self
 
 
 class UnitAchievedEvent(InboundEnvelope[UnitAchieved]):

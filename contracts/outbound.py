@@ -257,10 +257,8 @@ class OutboundEnvelope(CloudEvent[DataT], Generic[DataT]):
 class LearnerDecisionEnvelope(OutboundEnvelope[DecisionT], Generic[DecisionT]):
     subject: Uln
 
-    @model_validator(mode="after")
-    def _subject_is_the_learner(self) -> Self:
+    def _check_more(self) -> None:
         check_subject_is_the_learner(self.subject, self.data.uln)
-        return self
 
     @classmethod
     def create(cls, *, id: str, time: datetime, data: DecisionT) -> Self:
