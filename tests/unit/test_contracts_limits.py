@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from contracts import (
     parse_inbound,
 )
 from contracts.echo import echo_size
+from contracts.limits import INBOUND_LIMITS
 
 # Far below NATS's 1 MiB: the rejection of anything stays this small.
 REJECTION_BOUND = 16 * 1024
@@ -252,3 +254,12 @@ def test_a_bad_date_of_birth_is_named_but_never_quoted(born: object) -> None:
     error = refusal(encode(message))
     assert "data.date_of_birth" in error.detail
     assert str(born) not in error.detail
+
+
+def test_the_readme_states_the_limits_the_code_enforces() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for limit in INBOUND_LIMITS:
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{limit.name}` |"))
+        if limit.name != "MAX_INTEGER":
+            assert f"{limit.value:,} {limit.unit}" in row, row
+    assert f"`ECHO_MAX_BYTES` = {ECHO_MAX_BYTES:,} bytes" in readme
