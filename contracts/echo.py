@@ -26,6 +26,7 @@ __all__ = [
     "TRUNCATED",
     "echo_of",
     "echo_size",
+    "is_echo",
     "is_personal",
     "unreadable_text",
     "without_dates",
@@ -89,6 +90,27 @@ def is_personal(name: str) -> bool:
     """Whether a member (or a binary-mode ``ce-`` header) of this name is personal."""
     letters = _NON_LETTERS.sub("", name.lower().removeprefix("ce-"))
     return name in PERSONAL_FIELDS or "birth" in letters or letters == "dob"
+
+
+def is_echo(value: object) -> bool:
+    """Whether ``value`` may stand as an echo as it is: within the bound, no personal member.
+
+    Everything ``echo_of`` returns is one, so making an echo of an echo changes nothing.
+    """
+    if not isinstance(value, dict | str) or echo_size(value) > ECHO_MAX_BYTES:
+        return False
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list) and depth > MAX_DEPTH:
+            return False
+        if isinstance(item, dict):
+            if any(not isinstance(key, str) or is_personal(key) for key in item):
+                return False
+            stack.extend((member, depth + 1) for member in item.values())
+        elif isinstance(item, list):
+            stack.extend((member, depth + 1) for member in item)
+    return True
 
 
 def echo_size(echo: object) -> int:

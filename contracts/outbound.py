@@ -11,11 +11,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Generic, Literal, Self, TypeVar, get_args
 
-from pydantic import ConfigDict, Field, JsonValue, model_validator
+from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from contracts.cloudevents import JSON_CONTENT_TYPE, CloudEvent
-from contracts.echo import ECHO_DESCRIPTION, echo_size
+from contracts.echo import ECHO_DESCRIPTION, echo_of, echo_size, is_echo
 from contracts.errors import ContractError, RejectionReason
 from contracts.fields import EventId, IsoDate, NonEmptyStr, UriReference, Urn
 from contracts.limits import (
@@ -195,10 +195,26 @@ class EventRejected(ContractModel):
     )
     decided_on: IsoDate
 
+    @field_validator("original", mode="before")
+    @classmethod
+    def _as_echo(cls, value: object) -> object:
+        # Whoever builds a rejection (the parser, the domain for its own refusals),
+        # what it carries is an echo: bounded, no personal member. Made here when it is
+        # not one yet (the domain hands over the whole event), a rejection of a large
+        # or personal event cannot break its contract, so it can never fail a batch or
+        # stall the relay; an echo already made, or read back, is kept as it is.
+        return value if is_echo(value) else echo_of(value)
+
+    @field_validator("detail", mode="before")
+    @classmethod
+    def _bounded_detail(cls, value: object) -> object:
+        if isinstance(value, str) and len(value) > MAX_DETAIL_CHARS:
+            return value[: MAX_DETAIL_CHARS - 3] + "..."
+        return value
+
     @model_validator(mode="after")
     def _echo_within_bound(self) -> Self:
-        # The echo's builder keeps to the bound; this makes it part of the contract,
-        # so a rejection that would break it fails before it is ever stored.
+        # The echo keeps to the bound; this states it as part of the contract.
         size = echo_size(self.original)
         if size > ECHO_MAX_BYTES:
             raise PydanticCustomError(

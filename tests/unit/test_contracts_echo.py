@@ -10,7 +10,6 @@ import pytest
 from contract_examples import inbound_example
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from contracts import (
     ECHO_MAX_BYTES,
@@ -21,7 +20,7 @@ from contracts import (
     echo_of,
     parse_inbound,
 )
-from contracts.echo import DATED_FIELDS, REMOVED, TRUNCATED, echo_size, is_personal
+from contracts.echo import DATED_FIELDS, REMOVED, TRUNCATED, echo_size, is_echo, is_personal
 from devtools.schemas import CONTRACTS_DIR
 
 json_values = st.recursive(
@@ -174,16 +173,37 @@ def test_any_text_echoes_within_the_bound(raw: bytes | str) -> None:
     echo.encode("utf-8")  # publishable
 
 
-def test_a_rejection_refuses_an_echo_over_the_bound() -> None:
-    with pytest.raises(ValidationError, match="ECHO_MAX_BYTES"):
-        EventRejected(
-            reason=RejectionReason.MALFORMED,
-            detail="x",
-            original_id=None,
-            original_source=None,
-            original={"note": "x" * ECHO_MAX_BYTES},
-            decided_on=date(2025, 3, 2),
-        )
+def test_a_rejection_carries_the_echo_of_whatever_original_it_is_given() -> None:
+    # The domain's own refusals hand over the whole event: the model makes the echo.
+    message = inbound_example() | {"note": "x" * (2 * ECHO_MAX_BYTES)}
+    rejected = EventRejected(
+        reason=RejectionReason.LEARNER_UNDER_MINIMUM_AGE,
+        detail="x" * (2 * MAX_DETAIL_CHARS),
+        original_id="evt-0001",
+        original_source="urn:eportfolio:acme",
+        original=message,
+        decided_on=date(2025, 3, 2),
+    )
+    assert rejected.original == echo_of(message)
+    assert echo_size(rejected.original) <= ECHO_MAX_BYTES
+    assert len(rejected.detail) == MAX_DETAIL_CHARS
+    assert EventRejected.model_validate_json(rejected.model_dump_json()) == rejected
+
+
+@settings(max_examples=300)
+@given(json_values | st.text(max_size=10_000))
+def test_a_rejection_keeps_an_echo_as_it_is(value: Any) -> None:
+    echo = echo_of({"data": value} if not isinstance(value, str) else value)
+    assert is_echo(echo)
+    rejected = EventRejected(
+        reason=RejectionReason.MALFORMED,
+        detail="x",
+        original_id=None,
+        original_source=None,
+        original=echo,
+        decided_on=date(2025, 3, 2),
+    )
+    assert rejected.original == echo
 
 
 def test_a_contract_error_bounds_its_detail_and_drops_oversized_ids() -> None:
