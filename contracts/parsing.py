@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from contracts.binding import (
     BindingError,
@@ -38,7 +38,6 @@ from contracts.uln import is_valid_uln
 
 __all__ = ["parse_inbound", "parse_outbound", "parse_status_request"]
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
 MALFORMED = RejectionReason.MALFORMED
 # Strings at these places have a tighter limit than MAX_STRING_CHARS.
 _FIELD_LIMITS = {
