@@ -4,40 +4,48 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Node tooling the test suite runs (the AsyncAPI parser, ajv): one directory, one lock file.
-NODE_DIR   := tools/node
-NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+# Node.js tools the tests run (pinned by the committed package-lock.json, installed with
+# `npm ci`): JSON-LD and Verifiable Credentials on exported documents; the official
+# AsyncAPI parser and ajv on contracts/.
+NODE_TOOLS := tools/node
+NODE_STAMP := $(NODE_TOOLS)/node_modules/.installed
 FUZZ_SECONDS ?= 60
 
-.PHONY: run test test-postgres lint typecheck unit bench schemas fmt fuzz clean
+.PHONY: run test test-postgres postgres-bin lint typecheck unit bench schemas nats-config fmt fuzz clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "learner-records needs Python 3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,sign]'
+	@# devtools/ is not in the wheel; a source checkout's venv sees it through a .pth file.
+	$(BIN)/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "learner_records_devtools.pth").write_text("$(CURDIR)\n")'
 	touch $(STAMP)
 
 # --ignore-scripts: none of these packages needs an install script, and one dependency's
-# would phone home. npm ci installs exactly the committed lock file.
-$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
-	@command -v npm >/dev/null || { echo "the contract tests need Node 20+ and npm (apt-get install nodejs npm)"; exit 2; }
-	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+# would phone home (npm 11 skips unapproved ones anyway; this makes it explicit).
+$(NODE_STAMP): $(NODE_TOOLS)/package.json $(NODE_TOOLS)/package-lock.json
+	@command -v npm >/dev/null || { echo "the tests need Node.js 20+ and npm for $(NODE_TOOLS) (Debian: apt-get install nodejs npm)"; exit 2; }
+	cd $(NODE_TOOLS) && npm ci --ignore-scripts --no-audit --no-fund
 	touch $(NODE_STAMP)
 
 ## run: the service on its embedded default (a nats-server it starts, SQLite)
 run: $(STAMP)
 	$(BIN)/learner-records serve
 
-## test: lint, types, then the whole test suite against real parts
-test: lint typecheck $(NODE_STAMP)
+## test: lint, types, then the whole test suite against real parts (PostgreSQL included)
+test: lint typecheck postgres-bin $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## test-postgres: the store scenarios again on PostgreSQL; needs a server URL whose user may
-## create databases, e.g. make test-postgres PG=postgresql://postgres@127.0.0.1:5432/postgres
-test-postgres: $(STAMP)
-	@test -n "$(PG)" || { echo "give PG=postgresql://user@host:port/db"; exit 2; }
-	LEARNER_RECORDS_TEST_POSTGRES='$(PG)' $(BIN)/python -m pytest -m postgres $(PYTEST_ARGS)
+## test-postgres: only the PostgreSQL tests; on a throwaway server, or on PG=postgresql://…
+## whose user may create databases, e.g. PG=postgresql://postgres@127.0.0.1:5432/postgres
+test-postgres: postgres-bin
+	$(if $(PG),LEARNER_RECORDS_TEST_POSTGRES='$(PG)') $(BIN)/python -m pytest -m postgres $(PYTEST_ARGS)
+
+## postgres-bin: find initdb and postgres for the tests' throwaway server; as root on Debian,
+## apt-get install postgresql if they are missing. Nothing to do when a server URL is given.
+postgres-bin: $(STAMP)
+	$(if $(PG)$(LEARNER_RECORDS_TEST_POSTGRES),@true,@$(BIN)/python -m devtools.postgres ensure-binaries)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -58,6 +66,10 @@ bench: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/python -m devtools.schemas
 
+## nats-config: regenerate deploy/'s NATS configs (one server, accounts, 3-node cluster)
+nats-config: $(STAMP)
+	$(BIN)/python -m devtools.nats_config
+
 ## fuzz: coverage-guided fuzzing of the contract parser (atheris) for FUZZ_SECONDS (60);
 ## what it learns goes to .fuzz/corpus, any finding to .fuzz/ (the seeds stay as committed)
 fuzz: $(STAMP)
@@ -66,4 +78,4 @@ fuzz: $(STAMP)
 		-rss_limit_mb=2048 -artifact_prefix=.fuzz/ .fuzz/corpus fuzz/corpus/contracts_parser
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis $(NODE_DIR)/node_modules
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis $(NODE_TOOLS)/node_modules

@@ -21,7 +21,6 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from devtools.loadgen import DEFAULT_AS_OF, LoadProfile, Publication, publications
-from services.entrypoints.config import DEPLOY_NATS_CONF
 
 WORK = Path(".bench")
 RESULTS: dict[str, float] = {}
@@ -88,12 +87,13 @@ def load(learners: int, seed: int = 1, first: int = 1) -> list[Publication]:
 
 @contextlib.contextmanager
 def nats_server(name: str) -> Iterator[str]:
-    """A fresh embedded nats-server (deploy/nats.conf: file storage, fsync always)."""
+    """A fresh embedded nats-server (the generated config: file storage, fsync always)."""
     from services.adapters.nats.embedded import EmbeddedNatsServer
 
     directory = (WORK / name / "nats").resolve()  # the config reads it from a variable
     shutil.rmtree(directory, ignore_errors=True)
-    server = EmbeddedNatsServer(directory, port=0, config_file=DEPLOY_NATS_CONF)
+    # Open (no accounts): the benchmarks measure JetStream and the service, not auth.
+    server = EmbeddedNatsServer(directory, port=0, auth=False)
     server.start()
     try:
         yield server.url

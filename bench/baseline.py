@@ -14,24 +14,32 @@ from typing import Any
 
 from bench._common import RESULTS, connected, load, nats_server, size
 from devtools.commands.loadgen import publish_all
-from services.adapters.nats.jetstream import IngestPolicy, StreamsConfig
+from services.adapters.nats.streams import Streams, declare
+
+BATCH = Streams().fetch_batch
 
 
 async def _run(url: str, messages: list[tuple[str, bytes]]) -> dict[str, float]:
-    config = StreamsConfig()
+    streams = Streams()
     async with connected(url) as (_, js_any):
         js: Any = js_any
-        await js.add_stream(config.stream_config(config.inbound))
+        await declare(js, streams)
         started = time.monotonic()
         await publish_all(js, messages)
         published = time.monotonic()
-        sub = await js.pull_subscribe("records.in.>", durable="baseline")
-        batch = IngestPolicy().batch_size
         received = 0
-        while received < len(messages):
-            for msg in await sub.fetch(batch=batch, timeout=5.0):
-                await msg.ack()
-                received += 1
+        for partition in range(streams.partitions):
+            stream = streams.inbound_stream(partition)
+            waiting = (await js.stream_info(stream)).state.messages
+            sub = await js.pull_subscribe_bind(
+                durable=(await js.add_consumer(stream, durable_name="baseline")).name,
+                stream=stream,
+            )
+            while waiting > 0:
+                for msg in await sub.fetch(batch=BATCH, timeout=5.0):
+                    await msg.ack()
+                    received += 1
+                    waiting -= 1
         done = time.monotonic()
     return {
         "publish": len(messages) / (published - started),
@@ -49,7 +57,7 @@ def main() -> None:
     RESULTS["baseline_msgs_per_s"] = rates["both"]
     print(f"baseline (raw nats-py, {len(messages):,} messages, fsync always)")
     print(f"  publish (async, ≤2000 in flight)   {rates['publish']:>10,.0f} msgs/s")
-    pulled = f"pull batches of {IngestPolicy().batch_size} and ack"
+    pulled = f"pull batches of {BATCH} and ack"
     print(f"  {pulled:<35}{rates['pull_ack']:>10,.0f} msgs/s")
     print(f"  publish then pull-and-ack          {rates['both']:>10,.0f} msgs/s")
 

@@ -18,8 +18,8 @@ BATCH = 500
 
 def main() -> None:
     from services.adapters.catalogue_files import load_catalogue
-    from services.adapters.store import open_records
     from services.application.clock import FixedClock
+    from services.entrypoints.wiring import open_records
 
     learners = min(size().e2e_learners, 10_000)
     payloads = [p for _, p in load(learners, seed=2)]

@@ -21,8 +21,8 @@ LEARNERS_PER_ROUND = 5_000
 
 def _build(path: Path, events: int) -> int:
     from services.adapters.catalogue_files import load_catalogue
-    from services.adapters.store import open_records
     from services.application.clock import FixedClock
+    from services.entrypoints.wiring import open_records
 
     partial = path.with_suffix(".partial")
     for stale in path.parent.glob(partial.name + "*"):
@@ -36,7 +36,7 @@ def _build(path: Path, events: int) -> int:
                 messages = load(LEARNERS_PER_ROUND, seed=4, first=first)
                 for start in range(0, len(messages), BATCH):
                     records.receive_batch([p for _, p in messages[start : start + BATCH]])
-                stored = records.recorder.max_notification_id() or 0
+                stored = records.store.recorder.max_notification_id() or 0
                 bar.update(task, completed=min(stored, events))
                 (WORK / f"load-4-{first}-{LEARNERS_PER_ROUND}.txt").unlink(missing_ok=True)
                 first += LEARNERS_PER_ROUND

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Final
 
-from pydantic import JsonValue, ValidationError
+from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from contracts.echo import echo_of, is_personal, without_dates
@@ -88,7 +88,7 @@ class ContractError(ValueError):
         self.nats_subject = nats_subject
         self._readable = readable
         self._digest = digest
-        self._original: dict[str, JsonValue] | str | None = None
+        self._original: dict[str, Any] | str | None = None
 
     @property
     def digest(self) -> str:
@@ -98,7 +98,7 @@ class ContractError(ValueError):
         return self._digest
 
     @property
-    def original(self) -> dict[str, JsonValue] | str:
+    def original(self) -> dict[str, Any] | str:
         """The rejected message as ``event.rejected.v1`` carries it (``echo_of``)."""
         if self._original is None:
             readable = self._readable

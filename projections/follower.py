@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from abc import ABC, abstractmethod
 
 import structlog
 
-__all__ = ["Follower", "first_of"]
+__all__ = ["FAILING_AFTER", "Follower", "backoff", "first_of"]
 
 log = structlog.get_logger(__name__)
 
 _MAX_BACKOFF = 30.0
+_FIRST_BACKOFF = 0.25
+# After this many failures in a row a follower reports itself failing (logs, health).
+FAILING_AFTER = 3
 
 
 class Follower(ABC):
@@ -31,6 +35,13 @@ class Follower(ABC):
         self._lock = asyncio.Lock()
         self._moved = asyncio.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Consecutive failures, and the last error: what health checks report.
+        self.failures = 0
+        self.last_error: str | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.failures >= FAILING_AFTER
 
     @abstractmethod
     def load_position(self) -> int:
@@ -74,25 +85,29 @@ class Follower(ABC):
         """Follow the log until ``stop`` is set; errors are retried with back-off, never
         skipped, so a stuck page holds the position rather than losing what it holds."""
         self._loop = asyncio.get_running_loop()
-        failures = 0
         log.info("follower.started", follower=self.name)
         while not stop.is_set():
             self._wake.clear()
             try:
                 await self.catch_up()
             except Exception as error:
-                failures += 1
-                delay = min(_MAX_BACKOFF, 0.25 * 2**failures)
-                log.warning(
+                self.failures += 1
+                self.last_error = repr(error)
+                delay = backoff(self.failures)
+                log.log(
+                    logging.ERROR if self.failing else logging.WARNING,
                     "follower.failed",
                     follower=self.name,
                     position=self.position,
+                    failures=self.failures,
                     retry_in=delay,
                     error=repr(error),
                     exc_info=not self.is_transient(error),
                 )
             else:
-                failures, delay = 0, self.poll
+                if self.failures:
+                    log.info("follower.recovered", follower=self.name, failures=self.failures)
+                self.failures, self.last_error, delay = 0, None, self.poll
             await first_of(stop, self._wake, timeout=delay)
         log.info("follower.stopped", follower=self.name, position=self.position)
 
@@ -105,6 +120,16 @@ class Follower(ABC):
     async def _notify(self) -> None:
         async with self._moved:
             self._moved.notify_all()
+
+
+def backoff(failures: int) -> float:
+    """Seconds before retry number ``failures``: doubling from 0.25 s, at most 30 s.
+
+    The exponent is capped, so a follower failing for days never overflows a float
+    (0.25 * 2**1000 did, and ended the task).
+    """
+    exponent = min(max(failures, 1) - 1, 16)
+    return float(min(_MAX_BACKOFF, _FIRST_BACKOFF * (1 << exponent)))
 
 
 async def first_of(*events: asyncio.Event, timeout: float) -> None:

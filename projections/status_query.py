@@ -11,19 +11,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from contracts import ContractError, parse_status_request
 from contracts.status import StatusReply
-from projections.documents import CONTRACT_FIELDS, registration_document
+from projections.documents import CONTRACT_FIELDS
 from projections.status_view import StatusView, status_on
 
-if TYPE_CHECKING:
-    from services.application.records import LearnerRecords
-
-__all__ = ["Replay", "StatusQuery", "replay_from", "reply_bytes"]
+__all__ = ["Replay", "StatusQuery"]
 
 log = structlog.get_logger(__name__)
 
@@ -57,22 +54,6 @@ class StatusQuery:
             documents = self.view.registrations(uln) or []
             return [{**d, "status": status_on(d, today)} for d in documents]
         return self.replay(uln, as_of or today)
-
-
-def replay_from(records: LearnerRecords) -> Replay:
-    """A Replay over LearnerRecords (``records.status`` replays the learner's facts)."""
-
-    def replay(uln: str, day: date) -> list[dict[str, Any]] | None:
-        views = records.status(uln, as_of=day)
-        if views is None:
-            return None
-        return [registration_document(v, records.catalogue) for v in views]
-
-    return replay
-
-
-def reply_bytes(reply: StatusReply) -> bytes:
-    return reply.to_json_bytes()
 
 
 def _reply(uln: str, as_of: date | None, documents: Sequence[Mapping[str, Any]]) -> StatusReply:

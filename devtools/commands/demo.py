@@ -14,20 +14,24 @@ import contextlib
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from rich.console import Console
 from rich.table import Table
 
 from contracts.status import StatusReply
 from contracts.subjects import STATUS_QUERY_SUBJECT
-from services.adapters.nats.jetstream import StreamsConfig, connect, publish_once
+from services.adapters.nats.connection import connect
+from services.adapters.nats.credentials import Role
+from services.adapters.nats.jetstream import publish_once
+from services.adapters.nats.streams import Streams
 from services.entrypoints.commands._output import console
 from services.entrypoints.commands.status import print_reply
-from services.entrypoints.config import DEPLOY_NATS_CONF, ServiceSettings
+from services.entrypoints.config import ServiceSettings
 from services.entrypoints.logging import configure_logging
 
 _QUIET_AFTER = 0.5  # seconds without a new decision once the relay has caught up
@@ -53,60 +57,71 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def demo(workdir: Path, out: Console) -> int:
+    from devtools.publishing import inbound_route
     from devtools.sample_histories import sample_histories
     from services.adapters.catalogue_files import load_catalogue
     from services.adapters.nats.embedded import EmbeddedNatsServer
-    from services.application.ingest import inbound_route
     from services.entrypoints.app import RecordsService
 
     catalogue = load_catalogue()
     histories = sample_histories(catalogue)
-    async with EmbeddedNatsServer(workdir / "nats", port=0, config_file=DEPLOY_NATS_CONF) as server:
+    # The embedded default as `serve` runs it: access control on, a key per role.
+    async with EmbeddedNatsServer(workdir / "nats", port=0) as server:
         out.print(f"[bold]nats-server[/] {server.url}, JetStream data in {workdir / 'nats'}")
-        settings = ServiceSettings(nats_url=server.url, store=str(workdir / "records.sqlite"))
+        settings = ServiceSettings(
+            nats_url=server.url,
+            nats=server.options(Role.SERVICE),
+            store=str(workdir / "records.sqlite"),
+            replica="demo",
+            projection_process=False,
+        )
         service = RecordsService(settings, catalogue=catalogue)
-        try:
-            async with service.app:
-                client = await connect(server.url, name="learner-records-demo")
-                try:
-                    seen: Counter[str] = Counter()
-                    arrived = asyncio.Event()
+        # Each client in its role, as an e-portfolio, a certification service and an
+        # auditor would connect.
+        async with service, contextlib.AsyncExitStack() as clients:
+            publisher, subscriber, auditor = [
+                await clients.enter_async_context(
+                    _closing(await connect(server.options(role, name=f"demo-{role}")))
+                )
+                for role in (Role.PUBLISHER, Role.SUBSCRIBER, Role.AUDITOR)
+            ]
+            seen: Counter[str] = Counter()
+            arrived = asyncio.Event()
 
-                    async def show(msg: Msg) -> None:
-                        _print_decision(out, msg)
-                        seen[msg.subject.split(".")[2]] += 1
-                        arrived.set()
+            async def show(msg: Msg) -> None:
+                _print_decision(out, msg)
+                seen[msg.subject.split(".")[2]] += 1
+                arrived.set()
 
-                    await client.subscribe("records.out.>", cb=show)
-                    js = client.jetstream()
-                    out.print(f"Publishing {len(histories)} events from an e-portfolio …\n")
-                    for raw in histories:
-                        subject, msg_id = inbound_route(raw)
-                        await publish_once(js, subject, raw, msg_id)
-                    await _until_settled(service, js, settings.streams, arrived)
-                    _summary(out, seen)
-                    uln = json.loads(histories[0])["subject"]
-                    reply = await client.request(
-                        STATUS_QUERY_SUBJECT, json.dumps({"uln": uln}).encode(), timeout=5
-                    )
-                    out.print(f"\n[bold]{STATUS_QUERY_SUBJECT}[/] {{uln: {uln}}} →")
-                    print_reply(StatusReply.model_validate_json(reply.data), out)
-                finally:
-                    await client.close()
-        finally:
-            service.close()
+            await subscriber.subscribe("records.out.>", cb=show)
+            await subscriber.flush()
+            js = publisher.jetstream()
+            out.print(f"Publishing {len(histories)} events from an e-portfolio …\n")
+            for raw in histories:
+                subject, msg_id = inbound_route(raw)
+                await publish_once(js, subject, raw, msg_id)
+            # Only the service may look at its streams.
+            assert service.js is not None
+            await _until_settled(service, service.js, settings.streams, arrived)
+            _summary(out, seen)
+            uln = json.loads(histories[0])["subject"]
+            reply = await auditor.request(
+                STATUS_QUERY_SUBJECT, json.dumps({"uln": uln}).encode(), timeout=5
+            )
+            out.print(f"\n[bold]{STATUS_QUERY_SUBJECT}[/] {{uln: {uln}}} →")
+            print_reply(StatusReply.model_validate_json(reply.data), out)
+
     return 0
 
 
-async def _until_settled(
-    service: Any, js: Any, streams: StreamsConfig, arrived: asyncio.Event
-) -> None:
+async def _until_settled(service: Any, js: Any, streams: Streams, arrived: asyncio.Event) -> None:
     """Wait until every event is stored, every decision published and delivered."""
     async with asyncio.timeout(60):
-        while True:
-            info = await js.consumer_info(streams.inbound.name, streams.ingest.durable)
-            if not info.num_pending and not info.num_ack_pending:
-                break
+        # Stored events leave the work-queue streams once acknowledged.
+        for partition in range(streams.partitions):
+            while (await js.stream_info(streams.inbound_stream(partition))).state.messages:
+                await asyncio.sleep(0.05)
+        while service.relay is None:
             await asyncio.sleep(0.05)
         await service.relay.catch_up()
         while True:
@@ -149,6 +164,14 @@ def _summary(out: Console, seen: Counter[str]) -> None:
         table.add_row(kind, str(count))
     out.print()
     out.print(table)
+
+
+@contextlib.asynccontextmanager
+async def _closing(client: Client) -> AsyncIterator[Client]:
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 @contextlib.contextmanager

@@ -26,7 +26,15 @@ from rich.progress import (
 )
 
 from devtools.loadgen import DEFAULT_AS_OF, LoadProfile, Publication, publications
+from services.adapters.nats.connection import (
+    RECONNECT_FOREVER,
+    NatsOptions,
+    NatsUnavailableError,
+    connect_once,
+)
+from services.adapters.nats.credentials import Role
 from services.entrypoints.commands._args import iso_date
+from services.entrypoints.commands._nats import add_nats_arguments, client_options
 from services.entrypoints.commands._output import console, fail, print_json
 
 __all__ = ["publish_all", "register"]
@@ -57,11 +65,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--in-flight", type=int, default=2000, help="unacknowledged publishes at most"
     )
-    parser.add_argument(
-        "--nats-url",
-        default="nats://127.0.0.1:4222",
-        metavar="URL",
-        help="default %(default)s",
+    add_nats_arguments(
+        parser,
+        url_help="default nats://127.0.0.1:4222, with the embedded default's publisher "
+        "credentials (var/nats/credentials/publisher.nk) when no others are given",
     )
     parser.add_argument(
         "--out", type=Path, metavar="FILE", help="write JSON lines here instead of publishing"
@@ -86,11 +93,14 @@ def run(args: argparse.Namespace) -> int:
         count = _write(args.out, events)
         where = str(args.out)
     else:
+        options = client_options(args, Role.PUBLISHER, name="learner-records-loadgen")
         try:
-            count = asyncio.run(_publish(args, events))
+            count = asyncio.run(_publish(options, args, events))
+        except NatsUnavailableError as error:
+            fail(str(error))
         except OSError as error:
-            fail(f"cannot reach NATS at {args.nats_url}: {error}")
-        where = args.nats_url
+            fail(f"publishing to NATS at {options.display_url} failed: {error}")
+        where = options.display_url
     elapsed = time.monotonic() - started
     summary = {
         "learners": args.learners,
@@ -119,10 +129,12 @@ def _write(path: Path, events: Iterable[Publication]) -> int:
     return count
 
 
-async def _publish(args: argparse.Namespace, events: Iterable[Publication]) -> int:
-    import nats
-
-    nc = await nats.connect(args.nats_url, name="learner-records-loadgen")
+async def _publish(
+    options: NatsOptions, args: argparse.Namespace, events: Iterable[Publication]
+) -> int:
+    # Bounded first connection (one clear error if NATS is not there), then reconnects
+    # without end: a load run must ride out a node restarted under it.
+    nc = await connect_once(options, **RECONNECT_FOREVER)
     try:
         js = nc.jetstream(publish_async_max_pending=args.in_flight)
         if args.json or not sys.stdout.isatty():

@@ -1,37 +1,103 @@
 """The learner record: facts in, statuses and decisions out."""
 
 from contracts.outbound import DecisionKind
-from domain.learner.aggregate import Learner, Receipt
-from domain.learner.decisions import Decision, counted_unit, derive_decisions, rejection
-from domain.learner.facts import Evidence, Fact, decode_fact
-from domain.learner.record import LearnerRecord
+from domain.learner.decisions import counted_unit, decision_id, rejection
+from domain.learner.events import (
+    DECISION_EVENTS,
+    FACT_EVENTS,
+    LEARNER_EVENTS,
+    AchievementRevoked,
+    Arrival,
+    CertificateIssued,
+    CreditTransferred,
+    Decision,
+    DecisionTaken,
+    EligibilityWithdrawn,
+    EventRefused,
+    FactRecorded,
+    FoundEligible,
+    LearnerErased,
+    LearnerEvent,
+    Registered,
+    RegistrationWithdrawn,
+    UnitAchieved,
+    UnitCertificateDue,
+    WindowExpired,
+    topic_of,
+)
+from domain.learner.facts import (
+    Achievement,
+    AgeRequirement,
+    Certificate,
+    Evidence,
+    Fact,
+    Registration,
+    Revocation,
+    Withdrawal,
+    effective_on,
+    fact_of,
+)
+from domain.learner.learner import Learner, Receipt, learner_id
+from domain.learner.record import DecisionState, LearnerRecord
 from domain.learner.refusals import FactRefusedError, RefusalReason
+from domain.learner.settled import Settled
 from domain.learner.status import (
     RegistrationStatus,
     RegistrationView,
     registration_view,
     registration_views,
 )
-from domain.learner.unattributed import Unattributed, identity_of
+from domain.learner.unattributed import UnattributedRefused, identity_of, unattributed_id
 
 __all__ = [
+    "DECISION_EVENTS",
+    "FACT_EVENTS",
+    "LEARNER_EVENTS",
+    "Achievement",
+    "AchievementRevoked",
+    "AgeRequirement",
+    "Arrival",
+    "Certificate",
+    "CertificateIssued",
+    "CreditTransferred",
     "Decision",
     "DecisionKind",
+    "DecisionState",
+    "DecisionTaken",
+    "EligibilityWithdrawn",
+    "EventRefused",
     "Evidence",
     "Fact",
+    "FactRecorded",
     "FactRefusedError",
+    "FoundEligible",
     "Learner",
+    "LearnerErased",
+    "LearnerEvent",
     "LearnerRecord",
     "Receipt",
     "RefusalReason",
+    "Registered",
+    "Registration",
     "RegistrationStatus",
     "RegistrationView",
-    "Unattributed",
+    "RegistrationWithdrawn",
+    "Revocation",
+    "Settled",
+    "UnattributedRefused",
+    "UnitAchieved",
+    "UnitCertificateDue",
+    "WindowExpired",
+    "Withdrawal",
     "counted_unit",
-    "decode_fact",
-    "derive_decisions",
+    "decision_id",
+    "effective_on",
+    "fact_of",
     "identity_of",
+    "learner_id",
     "registration_view",
     "registration_views",
     "rejection",
+    "topic_of",
+    "unattributed_id",
 ]

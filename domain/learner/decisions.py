@@ -1,73 +1,57 @@
-"""Decisions derived from a learner record: what to tell certification services.
+"""The one place where a decision is shaped: outbound contract models, built when taken.
 
-Pure: given the record, the catalogue, the day and the event that prompted
-the review, the same inputs always give the same decisions with the same ids
-(uuid5 of what the decision is about), so a replay reproduces them and a
-subscriber can de-duplicate on the id.
+Pure: given the record, the catalogue, the moment and the event that prompted the
+review, the same inputs always give the same decisions with the same ids (uuid5 of
+what the decision is about), so a replay reproduces them and a subscriber can
+de-duplicate on the id. Each decision is validated against its outbound contract here,
+before anything is stored: a decision that would break its contract fails the batch
+that took it instead of reaching the store (and then a relay that could never publish it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
 from uuid import UUID, uuid5
 
-from contracts.outbound import DecisionKind
+from contracts.outbound import (
+    CausedBy,
+    CertificationEligible,
+    CertificationEligibleEvent,
+    CountedUnit,
+    DecisionKind,
+    EligibilityWithdrawnEvent,
+    EventRejected,
+    EventRejectedEvent,
+    LearnerDecisionEnvelope,
+    UnitCertificate,
+    UnitCertificateEvent,
+    WindowExpiredEvent,
+)
+from contracts.outbound import EligibilityWithdrawn as EligibilityWithdrawnData
+from contracts.outbound import WindowExpired as WindowExpiredData
+from contracts.subjects import outbound_subject
 from domain.catalogue import Catalogue
+from domain.learner.events import (
+    Decision,
+    DecisionTaken,
+    EligibilityWithdrawn,
+    FoundEligible,
+    UnitCertificateDue,
+    WindowExpired,
+)
 from domain.learner.facts import Achievement, Evidence
 from domain.learner.record import LearnerRecord
-from domain.learner.status import RegistrationStatus, RegistrationView, registration_views
+from domain.learner.status import RegistrationStatus, RegistrationView
+
+__all__ = ["counted_unit", "decision_id", "decisions_for", "rejection"]
 
 DECISIONS = UUID("6d1e7a0c-3f52-5b8e-9a41-0c2f7d9b1e53")
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    id: str
-    kind: DecisionKind
-    uln: str
-    qualification: str | None
-    decided_on: date
-    taken_at: datetime = field(compare=False)
-    data: Mapping[str, Any] = field(hash=False)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind.value,
-            "uln": self.uln,
-            "qualification": self.qualification,
-            "decided_on": self.decided_on.isoformat(),
-            "taken_at": self.taken_at.isoformat(),
-            "data": dict(self.data),
-        }
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> Decision:
-        return cls(
-            id=obj["id"],
-            kind=DecisionKind(obj["kind"]),
-            uln=obj["uln"],
-            qualification=obj["qualification"],
-            decided_on=date.fromisoformat(obj["decided_on"]),
-            taken_at=datetime.fromisoformat(obj["taken_at"]),
-            data=obj["data"],
-        )
-
-
 def decision_id(kind: DecisionKind, *about: str) -> str:
     return str(uuid5(DECISIONS, "|".join((kind.value, *about))))
-
-
-def derive_decisions(
-    record: LearnerRecord, catalogue: Catalogue, now: datetime, cause: Evidence | None
-) -> list[Decision]:
-    """What the record now calls for, as of ``now``, that has not been decided already."""
-    return decisions_for(
-        record, registration_views(record, catalogue, now.date()), catalogue, cause, now
-    )
 
 
 def decisions_for(
@@ -76,12 +60,13 @@ def decisions_for(
     catalogue: Catalogue,
     cause: Evidence | None,
     now: datetime,
-) -> list[Decision]:
-    """What these views of the record's registrations call for, not yet decided."""
-    decisions: list[Decision] = []
+    trace: str | None = None,
+) -> list[DecisionTaken]:
+    """What these views of the record's registrations call for and was not decided yet."""
+    taken: list[DecisionTaken] = []
     for view in views:
-        decisions.extend(_for_registration(record, view, catalogue, cause, now))
-    return decisions
+        taken.extend(_for_registration(record, view, catalogue, cause, now, trace))
+    return taken
 
 
 def _for_registration(
@@ -90,25 +75,30 @@ def _for_registration(
     catalogue: Catalogue,
     cause: Evidence | None,
     now: datetime,
-) -> list[Decision]:
+    trace: str | None,
+) -> list[DecisionTaken]:
     state = record.decided[view.qualification]
-    out: list[Decision] = []
+    uln = record.uln
+    out: list[DecisionTaken] = []
     status = view.status
     if status is RegistrationStatus.ELIGIBLE and state.eligible_decision is None:
-        out.append(_eligible(record.uln, view, catalogue, cause, state.eligible_count, now))
+        decision = _eligible(uln, view, catalogue, cause, state.eligible_count, now, trace)
+        out.append(FoundEligible(uln, decision))
     if state.eligible_decision is not None and status in (
         RegistrationStatus.IN_PROGRESS,
         RegistrationStatus.WITHDRAWN,
     ):
-        out.append(_eligibility_withdrawn(record, view, state.eligible_decision, cause, now))
+        decision = _eligibility_withdrawn(record, view, state.eligible_decision, cause, now, trace)
+        out.append(EligibilityWithdrawn(uln, decision))
     if status is RegistrationStatus.WINDOW_EXPIRED and not state.window_expired:
-        out.append(_window_expired(record.uln, view, cause, now))
+        out.append(WindowExpired(uln, _window_expired(uln, view, cause, now, trace)))
     if (
         status in (RegistrationStatus.WITHDRAWN, RegistrationStatus.WINDOW_EXPIRED)
         and not state.unit_certificate
         and view.structure_units()
     ):
-        out.append(_unit_certificate(record.uln, view, catalogue, cause, now))
+        decision = _unit_certificate(uln, view, catalogue, cause, now, trace)
+        out.append(UnitCertificateDue(uln, decision))
     return out
 
 
@@ -119,26 +109,28 @@ def _eligible(
     cause: Evidence | None,
     ordinal: int,
     now: datetime,
+    trace: str | None,
 ) -> Decision:
     qualification = catalogue.qualification(view.qualification)
     assert view.completed_on is not None
-    units = [counted_unit(a, catalogue) for a in view.counted()]
-    data = {
-        "uln": uln,
-        "qualification": qualification.id,
-        "qualification_title": qualification.title,
-        "registered_on": view.registered_on.isoformat(),
-        "completed_on": view.completed_on.isoformat(),
-        "claim_by": view.claim_by.isoformat(),
-        "credits": view.evaluation.counted_credits,
-        "counted_units": units,
-        "catalogue_version": catalogue.version,
-        "decided_on": view.as_of.isoformat(),
-        "caused_by": _cite(cause),
-    }
+    units = _counted(view.counted(), catalogue)
+    data = CertificationEligible(
+        uln=uln,
+        qualification=qualification.id,
+        decided_on=view.as_of,
+        caused_by=_cite(cause),
+        qualification_title=qualification.title,
+        registered_on=view.registered_on,
+        completed_on=view.completed_on,
+        claim_by=view.claim_by,
+        credits=view.evaluation.counted_credits,
+        counted_units=units,
+        catalogue_version=catalogue.version,
+    )
     # The n-th time this registration became eligible: the same id whatever
     # order the facts arrived in, whichever event tipped it and on whatever day.
-    return _decision(DecisionKind.ELIGIBLE, uln, view, data, (str(ordinal),), now)
+    ident = _registration_decision_id(DecisionKind.ELIGIBLE, uln, view, str(ordinal))
+    return _learner_decision(CertificationEligibleEvent, ident, data, view, now, trace)
 
 
 def _eligibility_withdrawn(
@@ -147,6 +139,7 @@ def _eligibility_withdrawn(
     previous: str,
     cause: Evidence | None,
     now: datetime,
+    trace: str | None,
 ) -> Decision:
     if view.status is RegistrationStatus.WITHDRAWN:
         reason, detail = "registration_withdrawn", f"registration withdrawn on {view.withdrawn_on}"
@@ -154,104 +147,148 @@ def _eligibility_withdrawn(
         reason, detail = "achievement_revoked", _revocation_detail(record, cause)
     else:
         reason, detail = "no_longer_complete", view.reason()
-    data = {
-        "uln": record.uln,
-        "qualification": view.qualification,
-        "previous_decision": previous,
-        "reason": reason,
-        "detail": detail,
-        "decided_on": view.as_of.isoformat(),
-        "caused_by": _cite(cause),
-    }
+    data = EligibilityWithdrawnData(
+        uln=record.uln,
+        qualification=view.qualification,
+        decided_on=view.as_of,
+        caused_by=_cite(cause),
+        previous_decision=previous,
+        reason=reason,
+        detail=detail,
+    )
     # At most one withdrawal per eligible decision.
-    return _decision(DecisionKind.ELIGIBILITY_WITHDRAWN, record.uln, view, data, (previous,), now)
+    ident = _registration_decision_id(
+        DecisionKind.ELIGIBILITY_WITHDRAWN, record.uln, view, previous
+    )
+    return _learner_decision(EligibilityWithdrawnEvent, ident, data, view, now, trace)
 
 
 def _window_expired(
-    uln: str, view: RegistrationView, cause: Evidence | None, now: datetime
+    uln: str, view: RegistrationView, cause: Evidence | None, now: datetime, trace: str | None
 ) -> Decision:
-    data = {
-        "uln": uln,
-        "qualification": view.qualification,
-        "registered_on": view.registered_on.isoformat(),
-        "claim_by": view.claim_by.isoformat(),
-        "decided_on": view.as_of.isoformat(),
-        "caused_by": _cite(cause),
-    }
+    data = WindowExpiredData(
+        uln=uln,
+        qualification=view.qualification,
+        decided_on=view.as_of,
+        caused_by=_cite(cause),
+        registered_on=view.registered_on,
+        claim_by=view.claim_by,
+    )
     # Once per registration: the same whatever prompted it.
-    return _decision(DecisionKind.WINDOW_EXPIRED, uln, view, data, (), now)
+    ident = _registration_decision_id(DecisionKind.WINDOW_EXPIRED, uln, view)
+    return _learner_decision(WindowExpiredEvent, ident, data, view, now, trace)
 
 
 def _unit_certificate(
-    uln: str, view: RegistrationView, catalogue: Catalogue, cause: Evidence | None, now: datetime
+    uln: str,
+    view: RegistrationView,
+    catalogue: Catalogue,
+    cause: Evidence | None,
+    now: datetime,
+    trace: str | None,
 ) -> Decision:
-    units = [counted_unit(a, catalogue) for a in view.structure_units()]
-    because = "withdrawn" if view.status is RegistrationStatus.WITHDRAWN else "window_expired"
-    data = {
-        "uln": uln,
-        "qualification": view.qualification,
-        "because": because,
-        "units": units,
-        "credits": sum(entry["credits"] for entry in units),
-        "decided_on": view.as_of.isoformat(),
-        "caused_by": _cite(cause),
-    }
-    return _decision(DecisionKind.UNIT_CERTIFICATE, uln, view, data, (), now)
+    units = _counted(view.structure_units(), catalogue)
+    because: Literal["withdrawn", "window_expired"] = (
+        "withdrawn" if view.status is RegistrationStatus.WITHDRAWN else "window_expired"
+    )
+    data = UnitCertificate(
+        uln=uln,
+        qualification=view.qualification,
+        decided_on=view.as_of,
+        caused_by=_cite(cause),
+        because=because,
+        units=units,
+        credits=sum(unit.credits for unit in units),
+    )
+    ident = _registration_decision_id(DecisionKind.UNIT_CERTIFICATE, uln, view)
+    return _learner_decision(UnitCertificateEvent, ident, data, view, now, trace)
 
 
 def rejection(
-    uln: str,
+    uln: str | None,
     reason: str,
     detail: str,
-    original: Mapping[str, Any] | str,
+    original: dict[str, Any] | str,
     original_source: str | None,
     original_id: str | None,
     digest: str,
     now: datetime,
+    trace: str | None = None,
 ) -> Decision:
-    """The ``event.rejected.v1`` decision for a refused inbound event."""
-    data = {
-        "reason": reason,
-        "detail": detail,
-        "original_id": original_id,
-        "original_source": original_source,
-        "original": original,
-        "decided_on": now.date().isoformat(),
-    }
+    """The ``event.rejected.v1`` for a refused inbound event, filed under ``uln`` when
+    it is a valid ULN and under "unknown" otherwise."""
     # The digest is part of the identity: a conflicting duplicate shares
     # (source, id) with the event it conflicts with but is a different refusal.
     ident = decision_id(DecisionKind.REJECTED, original_source or "", original_id or "", digest)
-    return Decision(ident, DecisionKind.REJECTED, uln, None, now.date(), now, data)
-
-
-def _decision(
-    kind: DecisionKind,
-    uln: str,
-    view: RegistrationView,
-    data: dict[str, Any],
-    about: tuple[str, ...],
-    now: datetime,
-) -> Decision:
-    registration = view.registration.evidence
-    ident = decision_id(kind, uln, view.qualification, registration.source, registration.id, *about)
-    return Decision(ident, kind, uln, view.qualification, view.as_of, now, data)
-
-
-def _cite(cause: Evidence | None) -> dict[str, str] | None:
-    return None if cause is None else {"source": cause.source, "id": cause.id}
+    data = EventRejected(
+        reason=reason,
+        detail=detail,
+        original_id=original_id,
+        original_source=original_source,
+        original=original,
+        decided_on=now.date(),
+    )
+    event = EventRejectedEvent.create(id=ident, time=now, data=data, uln=uln)
+    return Decision(
+        id=ident,
+        kind=DecisionKind.REJECTED,
+        qualification=None,
+        decided_on=now.date(),
+        subject=outbound_subject(DecisionKind.REJECTED, event.subject),
+        cloudevent=event.to_json_bytes().decode(),
+        trace=trace,
+    )
 
 
 def counted_unit(achievement: Achievement, catalogue: Catalogue) -> dict[str, Any]:
-    """A unit as decisions and read models list it: the catalogue's facts and the evidence."""
+    """A unit as decisions and read models list it: the catalogue's facts and the evidence
+    (JSON-ready; the decisions validate it as the contract's CountedUnit)."""
     unit = catalogue.unit(achievement.unit)
+    evidence = achievement.evidence
     return {
         "unit": unit.urn,
         "title": unit.title,
         "credits": unit.credits,
         "level": unit.level,
         "achieved_on": achievement.achieved_on.isoformat(),
-        "evidence": achievement.evidence.cite(),
+        "evidence": {"source": evidence.source, "id": evidence.id, "type": evidence.type},
     }
+
+
+def _counted(achievements: Sequence[Achievement], catalogue: Catalogue) -> tuple[CountedUnit, ...]:
+    return tuple(CountedUnit.model_validate(counted_unit(a, catalogue)) for a in achievements)
+
+
+def _registration_decision_id(
+    kind: DecisionKind, uln: str, view: RegistrationView, *about: str
+) -> str:
+    registration = view.registration.evidence
+    return decision_id(kind, uln, view.qualification, registration.source, registration.id, *about)
+
+
+def _learner_decision(
+    envelope: type[LearnerDecisionEnvelope[Any]],
+    ident: str,
+    data: Any,
+    view: RegistrationView,
+    now: datetime,
+    trace: str | None,
+) -> Decision:
+    event = envelope.create(id=ident, time=now, data=data)
+    kind = DecisionKind.of(event.type)
+    return Decision(
+        id=ident,
+        kind=kind,
+        qualification=view.qualification,
+        decided_on=view.as_of,
+        subject=outbound_subject(kind, data.uln),
+        cloudevent=event.to_json_bytes().decode(),
+        trace=trace,
+    )
+
+
+def _cite(cause: Evidence | None) -> CausedBy | None:
+    return None if cause is None else CausedBy(source=cause.source, id=cause.id)
 
 
 def _revocation_detail(record: LearnerRecord, cause: Evidence) -> str:

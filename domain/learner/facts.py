@@ -1,34 +1,36 @@
-"""The facts a learner record is made of, decoded from stored CloudEvents.
+"""The facts a learner record is made of: typed readings of accepted inbound events.
 
-The aggregate stores each accepted inbound event as the JSON object it
-arrived as (so an auditor sees the original); these frozen values are the
-typed reading of it that the rules work on. Decoding is deliberately plain
-(no pydantic): it runs on every aggregate load, and the contracts layer has
-already validated the event before it was ever recorded.
+Each fact keeps its ``Evidence`` (which inbound event it rests on), so every status
+and decision can be traced back to what a publisher sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
-REGISTERED = "learner.registered.v1"
-UNIT_ACHIEVED = "unit.achieved.v1"
-CREDIT_TRANSFERRED = "credit.transferred.v1"
-ACHIEVEMENT_REVOKED = "achievement.revoked.v1"
-REGISTRATION_WITHDRAWN = "registration.withdrawn.v1"
-CERTIFICATE_ISSUED = "certificate.issued.v1"
-
-INBOUND_TYPES = (
-    REGISTERED,
-    UNIT_ACHIEVED,
-    CREDIT_TRANSFERRED,
-    ACHIEVEMENT_REVOKED,
-    REGISTRATION_WITHDRAWN,
-    CERTIFICATE_ISSUED,
+from contracts.inbound import (
+    AchievementRevokedEvent,
+    CertificateIssuedEvent,
+    CreditTransferredEvent,
+    InboundEvent,
+    LearnerRegisteredEvent,
+    RegistrationWithdrawnEvent,
+    UnitAchievedEvent,
 )
+
+__all__ = [
+    "Achievement",
+    "AgeRequirement",
+    "Certificate",
+    "Evidence",
+    "Fact",
+    "Registration",
+    "Revocation",
+    "Withdrawal",
+    "effective_on",
+    "fact_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +51,26 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class AgeRequirement:
+    """A qualification's minimum age, checked once at registration.
+
+    Kept so that statuses and decisions replay after the date of birth is erased:
+    the check is never taken again from the date itself.
+    """
+
+    minimum: int
+    met: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Registration:
     qualification: str
     registered_on: date
-    date_of_birth: date
     centre: str
     evidence: Evidence
+    # Personal: sealed at rest under the learner's key; None once the learner is erased.
+    date_of_birth: date | None = None
+    age_requirement: AgeRequirement | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +81,9 @@ class Achievement:
     achieved_on: date
     transferred: bool
     evidence: Evidence
+    assessor: str | None = None
+    awarding_organisation: str | None = None
+    certificate_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,44 +126,29 @@ def effective_on(fact: Fact) -> date | None:
             return None
 
 
-def decode_fact(event: Mapping[str, Any]) -> Fact:
-    """Read a validated inbound CloudEvent (as a JSON object) as a fact."""
-    evidence = Evidence(
-        source=event["source"],
-        id=event["id"],
-        type=event["type"],
-        time=datetime.fromisoformat(event["time"]),
-    )
-    data = event["data"]
-    kind = evidence.type
-    if kind == REGISTERED:
-        return Registration(
-            qualification=data["qualification"],
-            registered_on=date.fromisoformat(data["registered_on"]),
-            date_of_birth=date.fromisoformat(data["date_of_birth"]),
-            centre=data["centre"],
-            evidence=evidence,
-        )
-    if kind in (UNIT_ACHIEVED, CREDIT_TRANSFERRED):
-        return Achievement(
-            unit=data["unit"],
-            achieved_on=date.fromisoformat(data["achieved_on"]),
-            transferred=kind == CREDIT_TRANSFERRED,
-            evidence=evidence,
-        )
-    if kind == ACHIEVEMENT_REVOKED:
-        return Revocation(revokes=data["revokes"], reason=data["reason"], evidence=evidence)
-    if kind == REGISTRATION_WITHDRAWN:
-        return Withdrawal(
-            qualification=data["qualification"],
-            withdrawn_on=date.fromisoformat(data["withdrawn_on"]),
-            evidence=evidence,
-        )
-    if kind == CERTIFICATE_ISSUED:
-        return Certificate(
-            qualification=data["qualification"],
-            issued_on=date.fromisoformat(data["issued_on"]),
-            certificate_number=data["certificate_number"],
-            evidence=evidence,
-        )
-    raise ValueError(f"not an inbound fact type: {kind!r}")
+def fact_of(event: InboundEvent) -> Fact:
+    """The fact a validated inbound event states (before any acceptance check)."""
+    evidence = Evidence(event.source, event.id, event.type, event.time)
+    match event:
+        case LearnerRegisteredEvent(data=d):
+            return Registration(
+                d.qualification, d.registered_on, d.centre, evidence, date_of_birth=d.date_of_birth
+            )
+        case UnitAchievedEvent(data=d):
+            return Achievement(d.unit, d.achieved_on, False, evidence, assessor=d.assessor)
+        case CreditTransferredEvent(data=d):
+            return Achievement(
+                d.unit,
+                d.achieved_on,
+                True,
+                evidence,
+                awarding_organisation=d.awarding_organisation,
+                certificate_ref=d.certificate_ref,
+            )
+        case AchievementRevokedEvent(data=d):
+            return Revocation(d.revokes, d.reason, evidence)
+        case RegistrationWithdrawnEvent(data=d):
+            return Withdrawal(d.qualification, d.withdrawn_on, evidence)
+        case CertificateIssuedEvent(data=d):
+            return Certificate(d.qualification, d.issued_on, d.certificate_number, evidence)
+    raise TypeError(f"not an inbound event: {type(event).__name__}")  # pragma: no cover

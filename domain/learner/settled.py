@@ -14,8 +14,9 @@ in a way whose effect is known without running the rules:
   fewer credits than the rules' minimum total, or miss a mandatory unit.
 
 Anything else (a registration, a revocation, a withdrawal, a certificate, another day)
-is reviewed in full. The memory is the aggregate's own, in memory only: a learner
-loaded from the store starts with none, and a failed batch throws the learner away.
+is reviewed in full. The memo is not part of the learner's history: the application
+keeps one per learner in memory beside its cached record, a learner loaded from the
+store starts with none, and a failed batch throws both away.
 """
 
 from __future__ import annotations
@@ -96,9 +97,6 @@ class Settled:
     def note(self, views: list[RegistrationView], day: date) -> None:
         for view in views:
             self.statuses[view.qualification] = (day, view.status)
-
-    def forget(self) -> None:
-        self.statuses.clear()
 
     def unchanged(
         self, record: LearnerRecord, fact: Fact, catalogue: Catalogue, day: date

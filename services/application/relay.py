@@ -1,63 +1,112 @@
-"""The outbox relay: every decision in the event store, published to JetStream once.
+"""The outbox relay: every decision in the store, published once, by one replica at a time.
 
-Decisions are stored in the same transaction as the facts behind them, so the event
-store is the outbox. The relay follows its notification log from a position kept in the
-same database (eventsourcing's tracking table) and moves that position only after
-JetStream has acknowledged everything before it. A crash in between means the same
-decisions are published again under the same ``Nats-Msg-Id``: JetStream drops them
-within the duplicate window, and subscribers can drop them by CloudEvent id after it.
+Decisions are stored in the same transaction as the facts behind them, so the store is
+the outbox. The relay follows the log from a position kept in the same database
+(eventsourcing's tracking) and moves it only after JetStream has acknowledged
+everything before it. A crash in between publishes the same decisions again under the
+same ``Nats-Msg-Id``: JetStream drops them within its duplicate window, subscribers by
+CloudEvent id after it. Each decision is published as the exact bytes stored when it
+was taken (validated against its contract then), so no decision is ever published
+under two different contents. Only the replica holding the "relay" lease runs it.
+
+A decision the broker refuses for good (too large for the server, a subject it will
+not take) is recorded in ``undeliverable_decisions`` with the reason, logged as an
+error and counted in health, and the relay goes on: one entry can never hold back every
+later decision. ``learner-records redrive --decisions`` tries those again.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
-import nats.errors
+import msgspec
 import structlog
-from eventsourcing.persistence import (
-    ApplicationRecorder,
-    Notification,
-    PersistenceError,
-    Tracking,
-    TrackingRecorder,
+from eventsourcing.persistence import PersistenceError, Tracking
+
+from domain.learner import (
+    DECISION_EVENTS,
+    Decision,
+    EventRefused,
+    UnattributedRefused,
+    topic_of,
 )
-from nats.js import JetStreamContext
-
 from projections.follower import Follower
-from services.adapters.nats.jetstream import publish_all_once
+from services.adapters.store import RecordsStore
+from services.adapters.store.recorders import SideWrite
+from services.adapters.store.upcasting import LEGACY
 
-if TYPE_CHECKING:
-    from services.application.records import LearnerRecords
-
-__all__ = ["MessagesOf", "OutboxRelay", "Publishable", "RelayStats", "decision_messages"]
+__all__ = [
+    "DECISION_TOPICS",
+    "OutboxRelay",
+    "Publication",
+    "Publisher",
+    "RelayStats",
+    "UndeliverableError",
+]
 
 log = structlog.get_logger(__name__)
 
-
-class Publishable(Protocol):
-    """What the relay needs of a message (services.adapters.outbound.OutboundMessage is one)."""
-
-    @property
-    def subject(self) -> str: ...
-    @property
-    def payload(self) -> bytes: ...
-    @property
-    def msg_id(self) -> str: ...
-    @property
-    def event_type(self) -> str: ...
+# The topics of the events that carry a decision, today's and 0.1's.
+DECISION_TOPICS: tuple[str, ...] = (
+    *(topic_of(cls) for cls in DECISION_EVENTS),
+    topic_of(EventRefused),
+    topic_of(UnattributedRefused),
+    "domain.learner.aggregate:Learner.DecisionTaken",
+    "domain.learner.aggregate:Learner.FactRefused",
+    "domain.learner.unattributed:Unattributed.Refused",
+)
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 
 
-# What a notification is to the relay: the messages it calls for (usually none).
-MessagesOf = Callable[[Notification], Sequence[Publishable]]
+@dataclass(frozen=True, slots=True)
+class Publication:
+    subject: str
+    payload: bytes
+    msg_id: str
+    headers: dict[str, str]
+
+
+class UndeliverableError(Exception):
+    """The broker will never take this message (too big, a bad subject)."""
+
+
+class Publisher(Protocol):
+    async def publish(self, messages: Sequence[Publication]) -> list[bool | Exception]:
+        """Publish all, pipelined; per message: True if new, False if a duplicate, or the
+        exception (UndeliverableError for one that can never succeed)."""
+        ...
 
 
 @dataclass(slots=True)
 class RelayStats:
     published: int = 0
     duplicates: int = 0
+    undeliverable: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class _Carrier(msgspec.Struct):
+    decision: Decision
+
+
+class _CarrierState(msgspec.Struct):
+    e: _Carrier
+
+
+_decision_of = msgspec.json.Decoder(_CarrierState).decode
+
+_UNDELIVERABLE = {
+    "sqlite": "INSERT OR REPLACE INTO undeliverable_decisions "
+    "(notification_id, decision_id, subject, reason, failed_at) VALUES (?, ?, ?, ?, ?)",
+    "postgres": "INSERT INTO undeliverable_decisions "
+    "(notification_id, decision_id, subject, reason, failed_at) VALUES (%s, %s, %s, %s, %s) "
+    "ON CONFLICT (notification_id) DO UPDATE SET reason = excluded.reason, "
+    "failed_at = excluded.failed_at, redrive = 0",
+}
 
 
 class OutboxRelay(Follower):
@@ -65,99 +114,110 @@ class OutboxRelay(Follower):
 
     def __init__(
         self,
-        recorder: ApplicationRecorder,
-        tracking: TrackingRecorder,
-        messages_of: MessagesOf,
-        js: JetStreamContext,
+        store: RecordsStore,
+        publisher: Publisher,
         *,
-        stream: str = "RECORDS_OUT",
         name: str = "outbox-relay",
         batch: int = 500,
         poll: float = 5.0,
-        publish_timeout: float = 10.0,
     ) -> None:
         super().__init__(name=name, poll=poll)
-        self._recorder = recorder
-        self._tracking = tracking
-        self._messages_of = messages_of
-        self._js = js
-        self._stream = stream
+        self._store = store
+        self._publisher = publisher
         self._batch = batch
-        self._publish_timeout = publish_timeout
         self.stats = RelayStats()
 
     def load_position(self) -> int:
-        return self._tracking.max_tracking_id(self.name) or 0
+        return self._store.position(self.name)
 
     async def step(self) -> bool:
         """Publish one page of the log; False when there was nothing after the position."""
-        start = self.position
-        page = await asyncio.to_thread(self._read, start)
+        page = await asyncio.to_thread(self._read, self.position)
         if page is None:
             return False
-        last, messages = page
-        if messages:
-            acks = await publish_all_once(
-                self._js,
-                [(m.subject, m.payload, m.msg_id) for m in messages],
-                stream=self._stream,
-                timeout=self._publish_timeout,
-            )
-            duplicates = sum(1 for ack in acks if ack.duplicate)
-            self.stats.published += len(acks) - duplicates
-            self.stats.duplicates += duplicates
-            log.info(
-                "relay.published",
-                count=len(acks),
-                duplicates=duplicates,
-                types=_count(m.event_type for m in messages),
-                position=last,
-            )
-        await asyncio.to_thread(self._tracking.insert_tracking, Tracking(self.name, last))
+        last, entries = page
+        results = await self._publisher.publish([p for _, p in entries]) if entries else []
+        undeliverable: list[tuple[int, Publication, Exception]] = []
+        for (position, publication), result in zip(entries, results, strict=True):
+            if isinstance(result, UndeliverableError):
+                undeliverable.append((position, publication, result))
+            elif isinstance(result, Exception):
+                raise result  # NATS down or slow: the whole page again, same ids
+            elif result:
+                self.stats.published += 1
+                kind = publication.subject.split(".")[2]
+                self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
+            else:
+                self.stats.duplicates += 1
+        await asyncio.to_thread(self._advance, last, undeliverable)
+        if entries:
+            log.info("relay.published", count=len(entries), position=last)
         await self.advance(last)
         return True
 
-    def _read(self, after: int) -> tuple[int, list[Publishable]] | None:
-        notifications = self._recorder.select_notifications(
-            start=after, limit=self._batch, inclusive_of_start=False
-        )
+    def _read(self, after: int) -> tuple[int, list[tuple[int, Publication]]] | None:
+        notifications = self._store.raw_log(after, self._batch, DECISION_TOPICS)
         if not notifications:
             return None
-        messages = [m for n in notifications for m in self._messages_of(n)]
-        return notifications[-1].id, messages
+        entries = []
+        for n in notifications:
+            decision = _decode(n.topic, n.state)
+            if decision is not None:
+                entries.append((n.id, publication_of(decision)))
+        return notifications[-1].id, entries
+
+    def _advance(
+        self, last: int, undeliverable: Sequence[tuple[int, Publication, Exception]]
+    ) -> None:
+        side = []
+        if undeliverable:
+            now = datetime.now(UTC).isoformat()
+            rows = [
+                (position, p.msg_id, p.subject, str(error)[:500], now)
+                for position, p, error in undeliverable
+            ]
+            side.append(SideWrite(_UNDELIVERABLE, rows))
+            for position, p, error in undeliverable:
+                self.stats.undeliverable += 1
+                log.error(
+                    "relay.undeliverable",
+                    position=position,
+                    decision=p.msg_id,
+                    subject=p.subject,
+                    error=str(error),
+                )
+        self._store.recorder.insert_events([], tracking=Tracking(self.name, last), side=side)
 
     def is_transient(self, error: Exception) -> bool:
         # NATS down or slow, or the store briefly locked: the next attempt may well work.
-        return isinstance(error, TimeoutError | nats.errors.Error | PersistenceError)
+        return (
+            isinstance(error, TimeoutError | PersistenceError) or "nats" in type(error).__module__
+        )
 
 
-def decision_messages(records: LearnerRecords) -> MessagesOf:
-    """The relay's view of LearnerRecords' log: events carrying a ``decision`` attribute."""
-    # Imported here so the relay itself can be used (and tested) with any application.
-    from domain.learner import Decision
-    from services.adapters.outbound import outbound_message
+def publication_of(decision: Decision) -> Publication:
+    headers = {"Content-Type": STRUCTURED_CONTENT_TYPE}
+    if decision.trace is not None:
+        headers["traceparent"] = decision.trace
+    return Publication(decision.subject, decision.cloudevent.encode(), decision.id, headers)
 
-    def messages_of(notification: Notification) -> Sequence[Publishable]:
-        # Most notifications are facts: only refusals and decisions carry a decision, so
-        # the rest are not even decoded (the mapper's event objects are costly).
-        if not notification.topic.endswith(_CARRY_DECISIONS):
-            return ()
-        event = records.mapper.to_domain_event(notification)
+
+def _decode(topic: str, state: bytes) -> Decision | None:
+    legacy = LEGACY.get(topic)
+    if legacy is not None:
+        event = legacy(state)
         decision = getattr(event, "decision", None)
-        if decision is None:
-            return ()
-        return (outbound_message(Decision.from_json(decision)),)
-
-    return messages_of
+        return decision if isinstance(decision, Decision) else None
+    return _decision_of(state).e.decision
 
 
-# The topics (class names) of the events that carry a ``decision``: Learner.FactRefused,
-# Learner.DecisionTaken, Unattributed.Refused. A test checks every decision is published.
-_CARRY_DECISIONS = (".DecisionTaken", "Refused")
-
-
-def _count(values: Iterable[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts
+def undeliverable_rows(store: RecordsStore) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = store.recorder.query(
+        {
+            "sqlite": "SELECT notification_id, decision_id, subject, reason, failed_at "
+            "FROM undeliverable_decisions ORDER BY notification_id",
+            "postgres": "SELECT notification_id, decision_id, subject, reason, failed_at "
+            "FROM undeliverable_decisions ORDER BY notification_id",
+        }
+    )
+    return rows

@@ -1,12 +1,16 @@
-"""Registrations, rule progress and decisions as plain JSON-ready dicts.
+"""Registrations, rule progress and decisions as plain JSON-ready dicts, for people.
 
-One shape for every reader (replay, audit, status queries, the read model), so
-what the CLI prints, what a query answers and what an auditor exports agree.
+What ``replay`` and ``audit`` print and the auditors' pages show: a registration with
+the reason its status holds and its progress rule by rule, a decision in brief. (The
+status query and the read model answer with the contract's shape instead:
+projections.documents.)
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import orjson
 
 from domain.catalogue import Catalogue
 from domain.learner import Decision, RegistrationView
@@ -64,18 +68,29 @@ def missing(evaluation: Evaluation) -> dict[str, Any] | None:
 
 
 def decision_summary(decision: Decision) -> dict[str, Any]:
+    data = decision_data(decision)
     summary: dict[str, Any] = {
         "id": decision.id,
         "kind": decision.kind.value,
         "type": decision.kind.event_type,
-        "uln": decision.uln,
+        "uln": data.get("uln") or _learner_of(decision),
         "qualification": decision.qualification,
         "decided_on": decision.decided_on.isoformat(),
     }
     for key in ("completed_on", "claim_by", "reason", "because", "credits"):
-        if key in decision.data:
-            summary[key] = decision.data[key]
+        if key in data:
+            summary[key] = data[key]
     return summary
+
+
+def decision_data(decision: Decision) -> dict[str, Any]:
+    """The ``data`` of the CloudEvent a decision publishes."""
+    data: dict[str, Any] = orjson.loads(decision.cloudevent)["data"]
+    return data
+
+
+def _learner_of(decision: Decision) -> str:
+    return decision.subject.rsplit(".", 1)[-1]
 
 
 def _iso(day: Any) -> str | None:

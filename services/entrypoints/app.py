@@ -1,98 +1,64 @@
-"""The wiring: one place where the service's parts are built and started in order.
+"""The wiring: one place where the service's parts are built, started and stopped.
 
-FastStream owns the NATS connection, the status query (request/reply) and the AsyncAPI
-document. On that connection run four loops of our own:
+One NATS connection (nats-py) carries everything. On it run:
 
-- ingest: services.adapters.nats.jetstream.BatchConsumer on the durable pull consumer, one
-  ``receive_batch`` (one store transaction) per fetched batch, in a worker thread;
-- the outbox relay, publishing stored decisions, woken after every stored batch;
-- the status projection, feeding the read model, woken likewise;
-- the expiry scheduler, reviewing learners whose claim-by date has passed.
+- ownership: the replica's membership and leases (services.application.ownership),
+  which start and stop the roles this replica holds:
+  - ``partition-<k>``: ingest of partition k by its one owner, in stream order
+    (services.application.ingest), one store transaction per fetched batch in the
+    process's one writer thread;
+  - ``relay``: the outbox relay, publishing stored decisions;
+  - ``projection``: the status read model, in a process of its own;
+- the expiry scheduler, reviewing the learners of the partitions held here;
+- the status query, a NATS micro-service in a queue group (every replica answers).
 
-Shutdown runs in the reverse order: ingest finishes the batch in hand, the scheduler
-stops, then the relay and the projection catch up with everything stored.
+Shutdown runs in reverse: the roles finish what they hold and hand their leases back,
+so other replicas take over at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+import functools
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import structlog
-from faststream import FastStream
-from faststream.nats import NatsBroker
-from faststream.nats.annotations import NatsMessage
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
 
 from contracts.subjects import STATUS_QUERY_SUBJECT
 from domain.catalogue import Catalogue
+from projections.running import StatusFollower, run_in_process
 from projections.status_projection import StatusProjection
-from projections.status_query import StatusQuery, replay_from
-from projections.status_view import StatusView
-from services.adapters.nats.jetstream import BatchConsumer, declare_ingest_consumer, declare_streams
-from services.adapters.store import open_records
-from services.application.clock import Clock
-from services.application.ingest import RecordsIngest
-from services.application.records import LearnerRecords
-from services.application.relay import OutboxRelay, decision_messages
+from projections.status_query import StatusQuery
+from projections.status_view import StatusView, open_status_view
+from services.adapters.nats.connection import connect
+from services.adapters.nats.leases import KvLeases
+from services.adapters.nats.partition_feed import PartitionFeed
+from services.adapters.nats.publisher import JetStreamPublisher
+from services.adapters.nats.streams import declare, leases_bucket, partition_of
+from services.adapters.store import open_store, redact
+from services.adapters.store.parked import ParkedTable
+from services.application.clock import Clock, SystemClock
+from services.application.ingest import PartitionWorker
+from services.application.ownership import Ownership, Role
+from services.application.relay import OutboxRelay
 from services.application.scheduler import ExpiryScheduler
 from services.entrypoints.config import ServiceSettings
+from services.entrypoints.wiring import open_records
 
-__all__ = ["RecordsService", "build_broker"]
+__all__ = ["RecordsService"]
 
 log = structlog.get_logger(__name__)
 
-_FLUSH_TIMEOUT = 30.0
-
-
-def build_broker(
-    url: str,
-    query: StatusQuery | None = None,
-    *,
-    on_reconnected: Callable[[], None] = lambda: None,
-    **options: Any,
-) -> NatsBroker:
-    """The FastStream broker with the status query subscriber (when ``query`` is given)."""
-
-    async def on_disconnected() -> None:
-        if not broker.connection.is_closed:  # closing reports a disconnection too
-            log.warning("nats.disconnected")
-
-    async def reconnected() -> None:
-        log.info("nats.reconnected")
-        on_reconnected()
-
-    async def on_error(error: Exception) -> None:
-        log.warning("nats.error", error=repr(error))
-
-    broker = NatsBroker(
-        url,
-        name="learner-records",
-        # nats-py gives up after 60 attempts by default: a long outage would end the service.
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=options.pop("reconnect_time_wait", 0.5),
-        disconnected_cb=on_disconnected,
-        reconnected_cb=reconnected,
-        error_cb=on_error,
-        graceful_timeout=10.0,
-        # One line per status query is noise at INFO; the service logs what matters.
-        log_level=logging.DEBUG,
-        **options,
-    )
-    if query is not None:
-
-        @broker.subscriber(STATUS_QUERY_SUBJECT, include_in_schema=False)
-        def status(message: NatsMessage) -> bytes:
-            # A plain def: FastStream runs it in a worker thread, as the SQLite reads need.
-            return query.answer(message.body).to_json_bytes()
-
-    return broker
+SERVICE_NAME = "learner-records"
 
 
 class RecordsService:
-    """The running service on an existing NATS server; ``app`` starts and stops it."""
+    """The running service on an existing NATS server: ``start``, then ``stop``."""
 
     def __init__(
         self,
@@ -100,102 +66,225 @@ class RecordsService:
         *,
         catalogue: Catalogue | None = None,
         clock: Clock | None = None,
-        records: LearnerRecords | None = None,
+        nats_options: dict[str, Any] | None = None,
     ) -> None:
-        if records is None:
-            from services.adapters.catalogue_files import load_catalogue
+        from services.adapters.catalogue_files import load_catalogue
 
-            records = open_records(settings.store, catalogue or load_catalogue(), clock)
         self.settings = settings
-        self.records = records
-        self.clock: Clock = records.clock
-        self.view = StatusView(settings.views_path)
-        self.projection = StatusProjection(
-            records, self.view, batch=settings.projection_batch, poll=settings.projection_poll
-        )
-        self.scheduler = ExpiryScheduler(
-            records, self.view, on_decided=self.stored, tick=settings.scheduler_tick
-        )
-        self.query = StatusQuery(self.view, replay_from(records), lambda: self.clock.now().date())
-        # After an outage the relay retries at once rather than at the end of its back-off.
-        self.broker = build_broker(settings.nats_url, self.query, on_reconnected=self.stored)
-        self.ingest = RecordsIngest(records, on_stored=self.stored)
+        self.catalogue = catalogue or load_catalogue()
+        self.clock: Clock = clock or SystemClock()
+        self.nats_options = nats_options or {}
+        self.records = open_records(settings.store, self.catalogue, self.clock)
+        self.parked = ParkedTable(self.records.store.recorder, self.records.store.codec.sealer)
+        self.view: StatusView = open_status_view(settings.store, settings.views_path)
+        self.query = StatusQuery(self.view, self._replay, lambda: self.clock.now().date())
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
+        self.nc: NATS | None = None
+        self.js: JetStreamContext | None = None
+        self.workers: dict[int, PartitionWorker] = {}
         self.relay: OutboxRelay | None = None
-        self.consumer: BatchConsumer | None = None
-        self.app = FastStream(self.broker, logger=None)
-        self.app.after_startup(self._start)
-        self.app.on_shutdown(self._stop)
-        self._stop_ingest = asyncio.Event()
-        self._stop_followers = asyncio.Event()
-        self._ingest_tasks: list[asyncio.Task[None]] = []
-        self._follower_tasks: list[asyncio.Task[None]] = []
+        self.projection: StatusFollower | None = None
+        self.ownership: Ownership | None = None
+        self.scheduler = ExpiryScheduler(
+            self.records,
+            self.view,
+            self.write,
+            owns=self.owns,
+            on_decided=self.stored,
+            tick=settings.scheduler_tick,
+        )
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._micro: Any = None
         # Set when a loop dies of an error it could not handle: `serve` then exits non-zero
         # rather than run on half-dead (a supervisor restarts it; nothing is lost).
         self.failed = asyncio.Event()
 
+    # The process's one writer: every store write of ingest, reviews and redrives.
+
+    async def write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    def owns(self, uln: str) -> bool:
+        partition = partition_of(uln, self.settings.streams.partitions)
+        return self.ownership is not None and self.ownership.holds(f"partition-{partition}")
+
     def stored(self) -> None:
-        """Something was committed: the relay and projection look now (on the loop)."""
+        """Something was committed: the relay looks now (on the loop)."""
         if self.relay is not None:
             self.relay.wake()
-        self.projection.wake()
+        if self.projection is not None:
+            self.projection.wake()
 
-    async def _start(self) -> None:
-        streams = self.settings.streams
-        js = self.broker.connection.jetstream()
-        await declare_streams(js, streams)
-        await declare_ingest_consumer(js, streams)
-        self.relay = OutboxRelay(
-            self.records.recorder,
-            self.records.factory.tracking_recorder(),
-            decision_messages(self.records),
-            js,
-            stream=streams.outbound.name,
-            batch=self.settings.relay_batch,
-            poll=self.settings.relay_poll,
-        )
-        # The scheduler reads the view: let it see everything stored before it starts.
-        await self.projection.catch_up()
-        self._follower_tasks = [
-            self._task(self.relay.run(self._stop_followers), "relay"),
-            self._task(self.projection.run(self._stop_followers), "projection"),
+    async def start(self) -> None:
+        settings = self.settings
+        streams = settings.streams
+        options = settings.nats_options.replace(name=f"learner-records {settings.replica}")
+        self.nc = await connect(options, **self.nats_options)
+        self.js = self.nc.jetstream()
+        await declare(self.js, streams)
+        self._micro = await self._status_service(self.nc)
+        kv = await leases_bucket(self.js, streams)
+        roles = [
+            Role(f"partition-{k}", functools.partial(self._ingest, k))
+            for k in range(streams.partitions)
         ]
-        self.consumer = BatchConsumer(js, streams, self.ingest)
-        self._ingest_tasks = [
-            self._task(self.consumer.run(self._stop_ingest), "ingest"),
-            self._task(self.scheduler.run(self._stop_ingest), "scheduler"),
+        roles += [Role("relay", self._relay), Role("projection", self._projection)]
+        self.ownership = Ownership(KvLeases(kv, settings.replica), roles, ttl=streams.lease_ttl)
+        self._tasks = [
+            self._task(self.ownership.run(self._stop), "ownership"),
+            self._task(self.scheduler.run(self._stop), "scheduler"),
         ]
         log.info(
             "service.started",
-            nats=self.settings.nats_url,
-            store=self.settings.store,
-            views=str(self.settings.views_path),
-            relay_position=self.relay.position,
-            projection_position=self.projection.position,
+            replica=settings.replica,
+            nats=settings.nats_options.display_url,
+            store=redact(settings.store),
+            partitions=streams.partitions,
         )
 
-    async def _stop(self) -> None:
-        log.info("service.stopping")
-        self._stop_ingest.set()
-        await _settle(self._ingest_tasks)
-        self._stop_followers.set()
-        await _settle(self._follower_tasks)
-        # Flush: whatever the last batches decided is published before the connection goes.
-        for follower in (self.relay, self.projection):
-            if follower is None:
-                continue
-            try:
-                async with asyncio.timeout(_FLUSH_TIMEOUT):
-                    await follower.catch_up()
-            except Exception as error:
-                log.warning("service.flush_failed", follower=follower.name, error=repr(error))
-        log.info(
-            "service.stopped",
-            relay_position=self.relay.position if self.relay else None,
-            projection_position=self.projection.position,
-        )
-
-    def close(self) -> None:
+    async def stop(self) -> None:
+        log.info("service.stopping", replica=self.settings.replica)
+        self._stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._micro is not None:
+            with contextlib.suppress(Exception):
+                await self._micro.stop()
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await self.nc.drain()
+        self._executor.shutdown(wait=True)
         self.records.close()
+        self.view.close()
+        log.info("service.stopped", replica=self.settings.replica)
+
+    async def __aenter__(self) -> RecordsService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # Roles.
+
+    async def _ingest(self, partition: int, stop: asyncio.Event) -> None:
+        assert self.js is not None
+        feed = PartitionFeed(self.js, self.settings.streams, partition)
+        partitions = self.settings.streams.partitions
+        worker = PartitionWorker(
+            feed,
+            self.records,
+            self.write,
+            self.parked,
+            batch=self.settings.streams.fetch_batch,
+            fetch_timeout=self.settings.fetch_timeout,
+            on_stored=self.stored,
+            belongs=lambda uln: partition_of(uln, partitions) == partition,
+        )
+        self.workers[partition] = worker
+        try:
+            await worker.run(stop)
+        finally:
+            self.workers.pop(partition, None)
+            # What this replica held in memory may be stale once another replica writes.
+            partitions = self.settings.streams.partitions
+            await self.write(
+                self.records.forget_where, lambda uln: partition_of(uln, partitions) == partition
+            )
+
+    async def _relay(self, stop: asyncio.Event) -> None:
+        assert self.js is not None
+        relay = OutboxRelay(
+            self.records.store,
+            JetStreamPublisher(
+                self.js,
+                stream=self.settings.streams.outbound_stream,
+                max_msg_size=self.settings.streams.max_msg_size,
+            ),
+            batch=self.settings.relay_batch,
+            poll=self.settings.relay_poll,
+        )
+        self.relay = relay
+        try:
+            await relay.run(stop)
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(10):
+                    await relay.catch_up()  # whatever the last batches decided goes out
+        finally:
+            self.relay = None
+
+    async def _projection(self, stop: asyncio.Event) -> None:
+        if not self.settings.projection_process:
+            follower = StatusFollower(self._build_projection(), poll=1.0)
+            self.projection = follower
+            try:
+                await follower.run(stop)
+            finally:
+                self.projection = None
+            return
+        process, stopping = run_in_process(self._build_projection_in_child)
+        try:
+            while not stop.is_set() and process.is_alive():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+            if not process.is_alive():
+                raise RuntimeError(f"the projection process exited ({process.exitcode})")
+        finally:
+            stopping.set()
+            await asyncio.to_thread(process.join, 10)
+            if process.is_alive():
+                process.terminate()
+
+    def _build_projection(self) -> StatusProjection:
+        return StatusProjection(
+            self.records.store,
+            self.view,
+            self.catalogue,
+            lambda: self.clock.now().date(),
+            batch=self.settings.projection_batch,
+        )
+
+    def _build_projection_in_child(self) -> StatusProjection:
+        # A forked child opens connections of its own: the parent's are not fork-safe.
+        store = open_store(self.settings.store)
+        view = open_status_view(self.settings.store, self.settings.views_path)
+        return StatusProjection(
+            store, view, self.catalogue, lambda: self.clock.now().date(),
+            batch=self.settings.projection_batch,
+        )  # fmt: skip
+
+    # The status query.
+
+    async def _status_service(self, nc: NATS) -> Any:
+        from nats.micro import add_service
+        from nats.micro.request import Request
+
+        from services import __version__
+
+        service = await add_service(
+            nc,
+            name=SERVICE_NAME,
+            version=__version__,
+            description="Learner records: registrations, statuses and decisions",
+            metadata={"replica": self.settings.replica},
+        )
+
+        async def status(request: Request) -> None:
+            reply = await asyncio.to_thread(self.query.answer, request.data)
+            await request.respond(reply.to_json_bytes())
+
+        await service.add_endpoint(name="status", subject=STATUS_QUERY_SUBJECT, handler=status)
+        return service
+
+    def _replay(self, uln: str, day: Any) -> list[dict[str, Any]] | None:
+        from projections.documents import registration_document
+
+        views = self.records.status(uln, as_of=day)
+        if views is None:
+            return None
+        return [registration_document(v, self.catalogue) for v in views]
 
     def _task(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(work, name=name)
@@ -206,8 +295,3 @@ class RecordsService:
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("service.task_failed", task=task.get_name(), error=repr(error))
             self.failed.set()
-
-
-async def _settle(tasks: list[asyncio.Task[None]]) -> None:
-    with contextlib.suppress(Exception):
-        await asyncio.gather(*tasks, return_exceptions=True)

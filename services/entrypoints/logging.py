@@ -12,6 +12,8 @@ from typing import Any
 
 import structlog
 
+from services.adapters.redaction import redact_event
+
 __all__ = ["configure_logging"]
 
 _configured = False
@@ -56,6 +58,8 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info if as_json else _keep,
+                # Last before rendering: no password or seed reaches a log line.
+                redact_event,
                 renderer,
             ],
         )

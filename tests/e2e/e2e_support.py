@@ -17,13 +17,13 @@ from typing import Any
 from nats.js import JetStreamContext
 
 from contracts.uln import make_uln
+from devtools.publishing import inbound_route
 from devtools.sample_events import EventFactory
 from devtools.sample_histories import completing_units
 from domain.catalogue import Catalogue
 from services.adapters.nats.jetstream import MSG_ID_HEADER, publish_once
 from services.application.clock import FixedClock
-from services.application.ingest import inbound_route
-from services.application.records import LearnerRecords, sqlite_env
+from services.entrypoints.wiring import open_records
 
 # The service runs on a fixed day so that the tests' own replay of the same events
 # takes exactly the same decisions, with the same ids.
@@ -62,14 +62,6 @@ class ServiceProcess:
             TODAY.isoformat(),
             "--log-format",
             "json",
-            # Fast retries, so a poison message is dead-lettered within a second.
-            "--max-attempts",
-            "2",
-            "--retry-delays",
-            "0.1",
-            # A batch in flight when the process is killed comes back after this long.
-            "--ack-wait",
-            "2",
             *self.extra,
         ]
 
@@ -162,7 +154,7 @@ def many_histories(
 
 def expected_decisions(catalogue: Catalogue, events: Sequence[bytes], tmp: Path) -> dict[str, str]:
     """The decisions the service must publish for ``events``: id -> type, from a replay."""
-    records = LearnerRecords(catalogue, FixedClock(TODAY), env=sqlite_env(tmp / "expected.sqlite"))
+    records = open_records(str(tmp / "expected.sqlite"), catalogue, FixedClock(TODAY))
     try:
         outcomes = records.receive_batch(list(events))
     finally:
@@ -201,12 +193,12 @@ async def until(check: Callable[[], Any], timeout: float = 30.0) -> None:
             await asyncio.sleep(0.05)
 
 
-async def all_consumed(js: JetStreamContext) -> bool:
-    """Every inbound message acknowledged by the service's durable consumer."""
+async def all_consumed(js: JetStreamContext, partitions: int = 8) -> bool:
+    """Every inbound message stored and acknowledged: the work-queue streams are empty."""
     try:
-        info = await js.consumer_info("RECORDS_IN", "ingest")
-        stream = await js.stream_info("RECORDS_IN")
+        for partition in range(partitions):
+            if (await js.stream_info(f"RECORDS_IN_{partition}")).state.messages:
+                return False
     except Exception:
         return False
-    floor = info.ack_floor.stream_seq if info.ack_floor else 0
-    return floor >= stream.state.last_seq and not info.num_pending and not info.num_ack_pending
+    return True

@@ -14,7 +14,7 @@ from e2e_support import ServiceProcess, completing_history, publish_events, publ
 
 from contracts.uln import make_uln
 from domain.catalogue import Catalogue
-from services.adapters.nats.jetstream import connect
+from services.adapters.nats.connection import NatsOptions, connect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.slow]
 
@@ -38,20 +38,38 @@ async def test_serve_on_the_embedded_default_then_query_status_and_stop_cleanly(
         None, ["--nats-dir", str(tmp_path / "nats"), "--nats-port", str(port)]
     )
     service.start()
-    assert service.entries()[0]["event"] in {"nats_server.starting", "nats_server.ready"}
+    events = [e["event"] for e in service.entries()]
+    # First start: the keys are made before the server that needs them starts.
+    assert events[:5] == [*["nats_credentials.created"] * 4, "nats_server.starting"]
 
-    client = await connect(url)
+    # Access control is on: each client uses the key the server generated for its role.
+    credentials = tmp_path / "nats" / "credentials"
+    assert {p.name for p in credentials.iterdir()} == {
+        f"{role}.nk" for role in ("service", "publisher", "subscriber", "auditor")
+    }
+    publisher = await connect(
+        NatsOptions.from_url(url, nkey_file=credentials / "publisher.nk", name="e2e-publisher")
+    )
+    # The test reads RECORDS_OUT message by message, which only the service may do.
+    inspector = await connect(
+        NatsOptions.from_url(url, nkey_file=credentials / "service.nk", name="e2e-inspector")
+    )
     try:
-        js = client.jetstream()
         uln = make_uln(5001)
-        await publish_events(js, completing_history(catalogue, uln, "500/9203/0", "embedded"))
+        await publish_events(
+            publisher.jetstream(), completing_history(catalogue, uln, "500/9203/0", "embedded")
+        )
 
         async def eligible() -> bool:
-            return any(e["type"] == "certification.eligible.v1" for _, e in await published(js))
+            return any(
+                e["type"] == "certification.eligible.v1"
+                for _, e in await published(inspector.jetstream())
+            )
 
         await until(eligible)
     finally:
-        await client.close()
+        await publisher.close()
+        await inspector.close()
 
     status = subprocess.run(
         [
@@ -62,6 +80,8 @@ async def test_serve_on_the_embedded_default_then_query_status_and_stop_cleanly(
             uln,
             "--nats-url",
             url,
+            "--nats-nkey",
+            str(credentials / "auditor.nk"),
             "--json",
         ],
         capture_output=True,

@@ -1,8 +1,19 @@
-"""The embedded default: a nats-server with JetStream, run as a child process."""
+"""The embedded default: a nats-server with JetStream, run as a child process.
+
+By default with authentication: on first start it generates an nkey per role into
+``<store_dir>/credentials/`` (credentials.py), renders ``nats.conf`` and
+``accounts.conf`` into ``store_dir`` (server_config.py, the generator of deploy/'s files)
+and starts nats-server with them; later starts reuse the keys. ``auth=False`` starts an
+open server, for the tests of JetStream internals.
+
+There is no monitoring port unless asked for: readiness is known by connecting (as the
+service) and asking JetStream for its account info, which also proves the credentials.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -11,14 +22,27 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections import deque
+from collections.abc import Coroutine
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Any, Self
 
+import nats.errors
 import structlog
+
+from services.adapters.nats.connection import NatsOptions, NatsUnavailableError, connect_once
+from services.adapters.nats.credentials import Role, RoleKey, ensure_credentials
+from services.adapters.nats.server_config import (
+    DEFAULT_PARTITIONS,
+    NKEY_ENV,
+    STORE_DIR_ENV,
+    AccessSettings,
+    ClusterSettings,
+    ServerSettings,
+    render_accounts,
+    render_server,
+)
 
 __all__ = [
     "BINARY_NAME",
@@ -32,11 +56,12 @@ BINARY_NAME = "nats-server"
 # nats-server's own spelling of "pick any free port"; it then reports the port it chose
 # in the ports file, so nothing can take the port between our choosing and its binding.
 _RANDOM_PORT = "-1"
-_HEALTH_PATH = "/healthz?js-enabled-only=true"
 _POLL_INTERVAL = 0.02
 _LOG_TAIL_LINES = 30
-# A config file takes its JetStream store directory from this variable (deploy/nats.conf does).
-STORE_DIR_ENV = "LEARNER_RECORDS_NATS_STORE"
+_JS_INFO = "$JS.API.INFO"
+CONFIG_NAME = "nats.conf"
+ACCOUNTS_NAME = "accounts.conf"
+CREDENTIALS_DIR = "credentials"
 
 log = structlog.get_logger(__name__)
 
@@ -73,15 +98,13 @@ def find_nats_server() -> Path:
 
 
 class EmbeddedNatsServer:
-    """A nats-server child process with JetStream enabled.
+    """A nats-server child process with JetStream enabled, and by default access control.
 
-    Host and ports given here override those in ``config_file`` (nats-server lets flags
-    win); the file supplies the rest (limits, max_payload, ...) and takes the store
-    directory from ``$LEARNER_RECORDS_NATS_STORE``, which is set to ``store_dir``.
-
+    Host and ports given here override those in the config (nats-server lets flags win).
     Port 0 lets the server choose; the chosen ports are then kept, so :meth:`restart`
-    comes back on the same address with the same store, which is what a connected
-    client needs to reconnect.
+    comes back on the same address with the same store, which is what a connected client
+    needs to reconnect. ``config_file`` replaces the generated config altogether; it
+    must take its store directory from ``$LEARNER_RECORDS_NATS_STORE``.
     """
 
     def __init__(
@@ -90,8 +113,15 @@ class EmbeddedNatsServer:
         *,
         host: str = "127.0.0.1",
         port: int = 4222,
-        http_port: int = 0,
+        auth: bool = True,
+        partitions: int = DEFAULT_PARTITIONS,
+        sync_always: bool = True,
+        monitor_port: int | None = None,
+        cluster: ClusterSettings | None = None,
+        server_name: str = "learner-records",
+        credentials_dir: Path | str | None = None,
         config_file: Path | str | None = None,
+        ready_as: NatsOptions | None = None,
         binary: Path | str | None = None,
         log_file: Path | str | None = None,
         ready_timeout: float = 10.0,
@@ -100,14 +130,33 @@ class EmbeddedNatsServer:
         self.store_dir = Path(store_dir)
         self.host = host
         self.port = port
-        self.http_port = http_port
+        self.auth = auth
+        self.monitor_port = monitor_port
+        self.credentials_dir = (
+            Path(credentials_dir)
+            if credentials_dir is not None
+            else self.store_dir / CREDENTIALS_DIR
+        )
+        self.settings = ServerSettings(
+            name=server_name,
+            host=host,
+            port=port,
+            sync_always=sync_always,
+            cluster=cluster,
+            accounts_include=ACCOUNTS_NAME if auth else None,
+            open_partitions=None if auth else partitions,
+        )
+        self.access = AccessSettings(partitions=partitions)
         self.config_file = Path(config_file) if config_file is not None else None
+        # Who checks readiness when a config_file has users of its own (servers ignored).
+        self._ready_as = ready_as
         self._binary = Path(binary) if binary is not None else None
         self.log_file = (
             Path(log_file) if log_file is not None else self.store_dir / "nats-server.log"
         )
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
+        self.keys: dict[Role, RoleKey] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self._log_handle: IO[bytes] | None = None
         self._log_offset = 0
@@ -118,8 +167,8 @@ class EmbeddedNatsServer:
         return f"nats://{self.host}:{self.port}"
 
     @property
-    def monitoring_url(self) -> str:
-        return f"http://{self.host}:{self.http_port}"
+    def monitoring_url(self) -> str | None:
+        return f"http://{self.host}:{self.monitor_port}" if self.monitor_port else None
 
     @property
     def pid(self) -> int | None:
@@ -129,20 +178,43 @@ class EmbeddedNatsServer:
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    def options(self, role: Role = Role.SERVICE, *, name: str | None = None) -> NatsOptions:
+        """How a client of ``role`` connects: this server's URL and that role's seed file."""
+        nkey = self._credentials()[role].seed_file if self.auth else None
+        return NatsOptions(
+            servers=(self.url,), nkey_file=nkey, name=name or f"learner-records-{role}"
+        )
+
     def start(self) -> None:
-        """Start the server and return once JetStream answers its health check."""
+        """Start the server and return once JetStream answers (the service's credentials)."""
+        if self.is_running:
+            return
+        self.spawn()
+        try:
+            self.wait_until_ready()
+        except BaseException:
+            self._terminate()
+            raise
+
+    def spawn(self) -> None:
+        """Start the process only; :meth:`wait_until_ready` then waits for JetStream.
+
+        Apart, so that the nodes of a cluster can all be started before any is waited
+        for: a node's JetStream is ready only once a quorum of its peers is up.
+        """
         if self.is_running:
             return
         self._terminate()  # reap a server that died by itself, if any
         binary = self._binary or find_nats_server()
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        config = self._prepare_config()
         # A file, not a pipe: nobody has to drain it, and the tail explains a failed start.
         self._log_handle = self.log_file.open("ab")
         self._log_offset = self._log_handle.tell()
         try:
             self._process = subprocess.Popen(
-                self._command(binary),
+                self._command(binary, config),
                 env=self._environment(),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log_handle,
@@ -154,18 +226,36 @@ class EmbeddedNatsServer:
         except OSError as exc:
             self._terminate()
             raise NatsServerError(f"cannot run {binary}: {exc}") from exc
-        log.info("nats_server.starting", pid=self._process.pid, binary=str(binary))
-        try:
-            self._wait_until_ready()
-        except BaseException:
-            self._terminate()
-            raise
+        log.info("nats_server.starting", pid=self._process.pid, binary=str(binary), auth=self.auth)
+
+    def wait_until_ready(self) -> None:
+        """Until JetStream answers; raises NatsServerError (and leaves the process) if not."""
+        started = time.monotonic()
+        deadline = started + self.ready_timeout
+        ports_file = self.store_dir / f"{BINARY_NAME}_{self._require_process().pid}.ports"
+        while not self._read_ports(ports_file):
+            self._check_alive()
+            if time.monotonic() >= deadline:
+                raise NatsServerError(
+                    f"nats-server not ready within {self.ready_timeout}s (no ports file)",
+                    self.log_tail(),
+                )
+            time.sleep(_POLL_INTERVAL)
+        problem = _run_in_own_loop(self._await_jetstream(deadline))
+        if problem:
+            raise NatsServerError(
+                f"nats-server not ready within {self.ready_timeout}s ({problem})", self.log_tail()
+            )
+        self._check_store_dir()
         log.info(
             "nats_server.ready",
-            pid=self._process.pid,
+            pid=self.pid,
             url=self.url,
+            auth=self.auth,
             monitoring=self.monitoring_url,
             store_dir=str(self.store_dir),
+            credentials=str(self.credentials_dir) if self.auth else None,
+            seconds=round(time.monotonic() - started, 3),
         )
 
     def stop(self) -> None:
@@ -175,6 +265,13 @@ class EmbeddedNatsServer:
         pid = self._process.pid
         code = self._terminate()
         log.info("nats_server.stopped", pid=pid, returncode=code)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: nothing flushed, the ports file left behind."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=self.stop_timeout)
+        self._terminate()
 
     def restart(self) -> None:
         """Stop and start again on the same host, ports and store directory."""
@@ -191,52 +288,53 @@ class EmbeddedNatsServer:
             return ""
         return b"".join(tail).decode(errors="replace")
 
-    def _command(self, binary: Path) -> list[str]:
-        command = [str(binary), "--jetstream"]
-        if self.config_file is None:
-            command += ["--store_dir", str(self.store_dir)]
-        else:
-            # nats-server refuses --store_dir when the file sets store_dir too; the file
-            # reads ours from the environment instead (see _environment).
-            command += ["--config", str(self.config_file)]
-        return [
-            *command,
+    def _credentials(self) -> dict[Role, RoleKey]:
+        if not self.keys:
+            self.keys = ensure_credentials(self.credentials_dir)
+        return self.keys
+
+    def _prepare_config(self) -> Path:
+        """The given config file, else the generated one, rendered afresh at every start."""
+        if self.config_file is not None:
+            if self.auth:
+                self._credentials()  # its users may name our keys' variables
+            return self.config_file
+        config = self.store_dir / CONFIG_NAME
+        if self.auth:
+            self._credentials()
+            _write_private(self.store_dir / ACCOUNTS_NAME, render_accounts(self.access))
+        _write_private(config, render_server(self.settings))
+        return config
+
+    def _command(self, binary: Path, config: Path) -> list[str]:
+        command = [
+            str(binary),
+            "--jetstream",
+            "--config",
+            str(config),
             "--addr",
             self.host,
             "--port",
             str(self.port or _RANDOM_PORT),
-            "--http_port",
-            str(self.http_port or _RANDOM_PORT),
             "--ports_file_dir",
             str(self.store_dir),
         ]
+        if self.monitor_port is not None:
+            command += ["--http_port", str(self.monitor_port or _RANDOM_PORT)]
+        return command
 
     def _environment(self) -> dict[str, str]:
-        return {**os.environ, STORE_DIR_ENV: str(self.store_dir)}
+        env = {**os.environ, STORE_DIR_ENV: str(self.store_dir)}
+        if self.auth:
+            env |= {NKEY_ENV[role]: key.public_key for role, key in self._credentials().items()}
+        return env
 
-    def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + self.ready_timeout
-        ports_file = self.store_dir / f"{BINARY_NAME}_{self._require_process().pid}.ports"
-        ports_known = False
-        last_problem = "no ports file yet"
-        while time.monotonic() < deadline:
-            code = self._require_process().poll()
-            if code is not None:
-                raise NatsServerError(
-                    f"nats-server exited with code {code} while starting", self.log_tail()
-                )
-            if not ports_known:
-                ports_known = self._read_ports(ports_file)
-            if ports_known:
-                last_problem = self._health_problem()
-                if last_problem == "":
-                    self._check_store_dir()
-                    return
-            time.sleep(_POLL_INTERVAL)
-        raise NatsServerError(
-            f"nats-server not ready within {self.ready_timeout}s ({last_problem})",
-            self.log_tail(),
-        )
+    def _check_alive(self) -> None:
+        code = self._require_process().poll()
+        if code is not None:
+            raise NatsServerError(
+                f"nats-server exited with code {code} while starting", self.log_tail()
+            )
 
     def _read_ports(self, ports_file: Path) -> bool:
         """Pin the ports the server actually bound, so a restart reuses them."""
@@ -245,28 +343,45 @@ class EmbeddedNatsServer:
         except (OSError, ValueError):
             return False  # not written yet, or caught mid-write
         self.port = _port_of(ports["nats"][0])
-        self.http_port = _port_of(ports["monitoring"][0])
+        if self.monitor_port is not None and ports.get("monitoring"):
+            self.monitor_port = _port_of(ports["monitoring"][0])
         return True
 
-    def _health_problem(self) -> str:
-        """Empty when the monitoring endpoint reports JetStream enabled, else why not."""
-        try:
-            with urllib.request.urlopen(self.monitoring_url + _HEALTH_PATH, timeout=1.0) as resp:
-                body = resp.read().decode(errors="replace")
-                return "" if resp.status == 200 else f"healthz {resp.status}: {body}"
-        except urllib.error.HTTPError as exc:
-            return f"healthz {exc.code}: {exc.read().decode(errors='replace')}"
-        except (OSError, ValueError) as exc:
-            return f"healthz unreachable: {exc}"
+    async def _await_jetstream(self, deadline: float) -> str:
+        """Empty once JetStream answers $JS.API.INFO for the service, else why not.
+
+        In a cluster that is also the sign that JetStream has a meta leader: until then
+        the API answers 503.
+        """
+        problem = "no connection yet"
+        options = (
+            self._ready_as.replace(servers=(self.url,))
+            if self._ready_as is not None
+            else self.options(Role.SERVICE, name="learner-records-readiness")
+        )
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                client = await connect_once(options, timeout=min(2.0, deadline - time.monotonic()))
+            except NatsUnavailableError as error:
+                problem = str(error)
+                if "authorization violation" in problem:
+                    return problem  # waiting will not change the keys
+            else:
+                try:
+                    problem = await _jetstream_problem(client, deadline)
+                finally:
+                    await client.close()
+                if not problem:
+                    return ""
+            await asyncio.sleep(_POLL_INTERVAL)
+        return problem
 
     def _check_store_dir(self) -> None:
         """Refuse a config file that put the store somewhere other than ``store_dir``."""
-        with urllib.request.urlopen(self.monitoring_url + "/varz", timeout=1.0) as resp:
-            varz = json.load(resp)
-        actual = Path(varz["jetstream"]["config"]["store_dir"]).resolve()
-        if not actual.is_relative_to(self.store_dir.resolve()):
+        if not (self.store_dir / "jetstream").is_dir():
             raise NatsServerError(
-                f"JetStream stores in {actual}, not under {self.store_dir}: the config file "
+                f"JetStream does not store under {self.store_dir}: the config file "
                 f"must say store_dir: ${STORE_DIR_ENV}"
             )
 
@@ -337,3 +452,37 @@ class EmbeddedNatsServer:
 
 def _port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
+
+
+async def _jetstream_problem(client: Any, deadline: float) -> str:
+    """Empty once $JS.API.INFO answers without an error, polling until ``deadline``."""
+    problem = "JetStream not answering"
+    while time.monotonic() < deadline:
+        try:
+            reply = await client.request(
+                _JS_INFO, b"", timeout=min(1.0, deadline - time.monotonic())
+            )
+        except (TimeoutError, nats.errors.Error) as error:
+            problem = f"{_JS_INFO}: {error!r}"
+        else:
+            answer = json.loads(reply.data)
+            if "error" not in answer:
+                return ""
+            problem = f"{_JS_INFO}: {answer['error'].get('description', answer['error'])}"
+        await asyncio.sleep(_POLL_INTERVAL)
+    return problem
+
+
+def _run_in_own_loop(work: Coroutine[Any, Any, str]) -> str:
+    """Run ``work`` on a fresh event loop in a worker thread: start() is synchronous and
+    may be called from a thread that already runs a loop."""
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="nats-ready") as pool:
+        return pool.submit(asyncio.run, work).result()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by its owner only: the accounts name every user."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode given to open() applies only to a new file
+    with os.fdopen(fd, "w") as out:
+        out.write(text)

@@ -8,12 +8,16 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
+from services.adapters.redaction import redact
+
 EXIT_USAGE = 2
+# A learner the store or the service has never heard of: the same for every command.
+EXIT_NOT_FOUND = 3
 
 
 def fail(message: str, status: int = EXIT_USAGE) -> NoReturn:
-    """A clear error on stderr, and the exit status scripts can test."""
-    print(f"learner-records: error: {message}", file=sys.stderr)
+    """A clear error on stderr, and the exit status scripts can test; never a password."""
+    print(f"learner-records: error: {redact(message)}", file=sys.stderr)
     raise SystemExit(status)
 
 

@@ -6,14 +6,16 @@ import argparse
 from datetime import date
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from services.adapters.catalogue_files import load_catalogue
-from services.adapters.store import open_records, store_location
-from services.application.audit import Step, timeline
+from services.adapters.store import StoreUnavailableError, redact, store_location
+from services.application.audit import Audit, Step, timeline
 from services.application.clock import SystemClock
-from services.entrypoints.commands._args import iso_date, uln
-from services.entrypoints.commands._output import console, fail, print_json
+from services.entrypoints.commands._args import iso_date, timestamp, uln
+from services.entrypoints.commands._output import EXIT_NOT_FOUND, console, fail, print_json
+from services.entrypoints.wiring import open_records
 
 
 def register(subparsers: Any) -> None:
@@ -24,7 +26,9 @@ def register(subparsers: Any) -> None:
             "Rebuild one learner's record from the event store fact by fact, showing after "
             "each fact the status and rule progress of every registration and the decisions "
             "taken, and ending with why each status holds as of the audit date and which "
-            "events it rests on."
+            "events it rests on. --as-of is valid time (facts effective by that day); "
+            "--as-known-at is transaction time (only what was stored by that moment); "
+            "they combine."
         ),
     )
     parser.add_argument("uln", type=uln, metavar="ULN")
@@ -35,7 +39,17 @@ def register(subparsers: Any) -> None:
         "($LEARNER_RECORDS_STORE, else var/records.sqlite)",
     )
     parser.add_argument(
-        "--as-of", type=iso_date, metavar="YYYY-MM-DD", help="history known by this day (today)"
+        "--as-of",
+        type=iso_date,
+        metavar="YYYY-MM-DD",
+        help="statuses as of this day, from the facts effective by then (default: today)",
+    )
+    parser.add_argument(
+        "--as-known-at",
+        type=timestamp,
+        metavar="TIMESTAMP",
+        help="only what the service had stored by this moment, e.g. 2026-03-03T12:00:00Z "
+        "(default: everything stored)",
     )
     parser.add_argument("--json", action="store_true", help="the complete timeline as JSON")
     parser.set_defaults(handler=run)
@@ -47,39 +61,33 @@ def run(args: argparse.Namespace) -> int:
     as_of: date = args.as_of or SystemClock().now().date()
     try:
         records = open_records(location, catalogue, create=False)
-    except FileNotFoundError as error:
+        try:
+            history = records.history(args.uln)
+        finally:
+            records.close()
+    except StoreUnavailableError as error:
         fail(str(error))
-    try:
-        stored = list(records.history(args.uln))
-    finally:
-        records.close()
-    if not stored:
-        fail(f"no history for learner {args.uln} in {location}")
-    steps, final = timeline(args.uln, stored, catalogue, as_of)
+    if not history:
+        fail(f"no history for learner {args.uln} in {redact(location)}", EXIT_NOT_FOUND)
+    audit = timeline(args.uln, history, catalogue, as_of, args.as_known_at)
     if args.json:
-        print_json(
-            {
-                "uln": args.uln,
-                "as_of": as_of.isoformat(),
-                "store": location,
-                "timeline": [step.to_json() for step in steps],
-                "registrations": final,
-            }
-        )
+        print_json({**audit.to_json(), "store": redact(location)})
     else:
-        _print(args.uln, as_of, steps, final)
+        _print(audit)
     return 0
 
 
-def _print(learner: str, as_of: date, steps: list[Step], final: list[dict[str, Any]]) -> None:
+def _print(audit: Audit) -> None:
     out = console()
-    out.print(f"[bold]Audit of learner {learner}[/], history known by {as_of}\n")
-    for number, step in enumerate(steps, start=1):
+    known = f", as known at {audit.known_at.isoformat()}" if audit.known_at else ""
+    out.print(f"[bold]Audit of learner {audit.uln}[/], as of {audit.as_of}{known}\n")
+    for number, step in enumerate(audit.steps, start=1):
         when = step.received_at.strftime("%Y-%m-%d %H:%M") if step.received_at else "—"
-        out.print(f"[bold]{number:>3}.[/] {when}  {_headline(step)}")
+        out.print(f"[bold]{number:>3}.[/] received {when}  {_headline(step)}")
         if step.refusal:
             out.print(
-                f"       [red]refused[/]: {step.refusal['reason']} — {step.refusal['detail']}"
+                f"       [red]refused[/]: {escape(step.refusal['reason'])} — "
+                f"{escape(step.refusal['detail'])}"
             )
         for reg in step.registrations:
             unmet = [r for r in reg["rules"] if not r["satisfied"]]
@@ -87,26 +95,40 @@ def _print(learner: str, as_of: date, steps: list[Step], final: list[dict[str, A
             progress = f"{met}/{len(reg['rules'])} rules met, {reg['credits']} credits"
             out.print(f"       {reg['qualification']}: [cyan]{reg['status']}[/] ({progress})")
             for rule in unmet:
-                out.print(f"         [dim]✗ {rule['description']}: has {rule['had']}[/]")
+                out.print(f"         [dim]✗ {escape(rule['description'])}: has {rule['had']}[/]")
         for decision in step.decisions:
             out.print(f"       [green]→ {decision['type']}[/] {decision['id']}")
     out.print()
-    table = Table(title=f"As of {as_of}", title_justify="left")
+    table = Table(title=f"As of {audit.as_of}", title_justify="left")
     for column in ("qualification", "status", "why", "rests on"):
         table.add_column(column)
-    for reg in final:
+    for reg in audit.registrations:
         table.add_row(
-            reg["qualification"],
+            escape(reg["qualification"]),
             reg["status"],
-            reg["reason"],
-            "\n".join(f"{e['type']} {e['id']}" for e in reg["rests_on"]),
+            escape(reg["reason"]),
+            "\n".join(escape(f"{e['type']} {e['id']}") for e in reg["rests_on"]),
         )
     out.print(table)
+    if audit.refusals:
+        table = Table(title="Refused events naming this learner", title_justify="left")
+        for column in ("received", "event id", "reason", "detail"):
+            table.add_column(column)
+        for r in audit.refusals:
+            table.add_row(
+                r["received_at"][:16],
+                escape(r["event_id"] or "—"),
+                r["reason"],
+                escape(r["detail"]),
+            )
+        out.print(table)
 
 
 def _headline(step: Step) -> str:
     if step.kind == "decision":
         return "time passed"
+    if step.kind == "erased":
+        return "[yellow]personal data erased[/]"
     event = step.event or {}
     data: dict[str, Any] = event["data"] if isinstance(event.get("data"), dict) else {}
     what = data.get("unit") or data.get("qualification") or data.get("revokes") or ""
@@ -119,4 +141,5 @@ def _headline(step: Step) -> str:
         "",
     )
     kind = event.get("type", "unreadable event")
-    return f"{kind} {what} {effective}  [dim]({event.get('id', '')})[/]"
+    effective = f"effective {effective}" if effective else ""
+    return escape(f"{kind} {what} {effective}") + f"  [dim]({escape(str(event.get('id', '')))})[/]"

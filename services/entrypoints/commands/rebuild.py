@@ -15,7 +15,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from projections.status_projection import REBUILD_BATCH
-from services.adapters.store import store_location
+from services.adapters.store import is_postgres, store_location
 from services.entrypoints.commands._output import console, fail, print_json
 from services.entrypoints.config import views_location
 
@@ -38,56 +38,54 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--batch", type=int, default=REBUILD_BATCH, help="notifications per transaction"
     )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="processes sharing the learners (default: up to 2 for a big SQLite store)",
-    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary, no progress")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from projections.status_projection import StatusProjection
-    from projections.status_view import StatusView
+    from projections.status_view import open_status_view
     from services.adapters.catalogue_files import load_catalogue
-    from services.adapters.store import open_records
+    from services.adapters.store import StoreUnavailableError, open_store, redact
+    from services.application.clock import SystemClock
 
-    store = store_location(args.store)
+    location = store_location(args.store)
     try:
-        records = open_records(store, load_catalogue(), create=False)
-    except FileNotFoundError as error:
+        store = open_store(location, create=False)
+    except StoreUnavailableError as error:
         fail(str(error))
+    views = views_location(location, args.views)
+    view = open_status_view(location, views)
+    clock = SystemClock()
     try:
-        view = StatusView(views_location(store, args.views))
-        projection = StatusProjection(records, view, batch=args.batch)
-        started = time.monotonic()
-        position = (
-            projection.rebuild(workers=args.workers)
-            if args.json
-            else _with_progress(projection, args.workers)
+        projection = StatusProjection(
+            store, view, load_catalogue(), lambda: clock.now().date(), batch=args.batch
         )
+        started = time.monotonic()
+        position = projection.rebuild() if args.json else _with_progress(projection)
         elapsed = time.monotonic() - started
+        registrations = view.count()
     finally:
-        records.close()
+        store.close()
+        view.close()
+    where = redact(location) if is_postgres(location) else str(views)
     summary = {
-        "views": str(view.path),
+        "views": where,
         "position": position,
-        "registrations": view.count(),
+        "registrations": registrations,
         "seconds": round(elapsed, 3),
     }
     if args.json:
         print_json(summary)
     else:
         console().print(
-            f"Rebuilt {view.path}: {summary['registrations']} registrations "
+            f"Rebuilt {where}: {registrations} registrations "
             f"from {position} events in {elapsed:.1f}s."
         )
     return 0
 
 
-def _with_progress(projection: Any, workers: int | None) -> int:
+def _with_progress(projection: Any) -> int:
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeRemainingColumn(), console=console(), transient=True) as bar:
         task = bar.add_task("events", total=None)
@@ -95,5 +93,5 @@ def _with_progress(projection: Any, workers: int | None) -> int:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        position: int = projection.rebuild(progress, workers=workers)
+        position: int = projection.rebuild(progress)
     return position

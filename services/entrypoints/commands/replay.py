@@ -14,15 +14,15 @@ from typing import Any
 from rich.progress import Progress
 from rich.table import Table
 
+from contracts.outbound import DecisionKind
 from services.adapters.catalogue_files import load_catalogue
-from services.adapters.store import open_records
 from services.application.clock import FixedClock, SystemClock
-from services.application.records import LearnerRecords, Outcome
+from services.application.records import LearnerRecords
+from services.application.replay import BATCH_SIZE, replay_as_lived
 from services.application.summaries import decision_summary, registration_summary
 from services.entrypoints.commands._args import iso_date
 from services.entrypoints.commands._output import console, fail, print_json
-
-BATCH_SIZE = 500
+from services.entrypoints.wiring import open_records
 
 
 def register(subparsers: Any) -> None:
@@ -31,9 +31,11 @@ def register(subparsers: Any) -> None:
         help="replay CloudEvents from a JSON-lines file and show every learner's status",
         description=(
             "Read CloudEvents as JSON lines, in arrival order, run them through the same "
-            "application service as the NATS service on a temporary store, and print every "
-            "learner's registrations and every refused event. A malformed line is a refused "
-            "event, not an error."
+            "application service as the NATS service on a temporary store, as lived: each "
+            "event at its own time, with the daily review of claim-by dates in between, so "
+            "the decisions are those a live service would have published. Print every "
+            "learner's registrations, the decisions and every refused event. A malformed "
+            "line is a refused event, not an error."
         ),
     )
     parser.add_argument("file", type=Path, help="CloudEvents, one JSON object per line")
@@ -68,13 +70,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def replay(records: LearnerRecords, lines: Sequence[bytes], as_of: date) -> dict[str, Any]:
-    """Feed ``lines`` through ``records`` a batch (one transaction) at a time."""
-    outcomes: list[Outcome] = []
+    """Replay ``lines`` as lived (services.application.replay) and report as SPEC.md §7 says."""
     with _progress(len(lines)) as advance:
-        for start in range(0, len(lines), BATCH_SIZE):
-            batch = lines[start : start + BATCH_SIZE]
-            outcomes.extend(records.receive_batch(batch))
-            advance(len(batch))
+        replayed = replay_as_lived(records, lines, as_of, advance)
+    outcomes = replayed.outcomes
     ulns = sorted({o.uln for o in outcomes if o.uln is not None and o.outcome != "rejected"})
     learners = []
     for uln in ulns:
@@ -105,7 +104,7 @@ def replay(records: LearnerRecords, lines: Sequence[bytes], as_of: date) -> dict
             if o.outcome == "rejected"
         ],
         "decisions": [
-            decision_summary(d) for o in outcomes if o.outcome != "rejected" for d in o.decisions
+            decision_summary(d) for d in replayed.decisions if d.kind is not DecisionKind.REJECTED
         ],
     }
 

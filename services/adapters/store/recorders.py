@@ -1,0 +1,143 @@
+"""eventsourcing's process recorders, extended by the tables that live beside the events.
+
+The events, the notification log and the tracking positions are eventsourcing's own
+(SQLite or PostgreSQL, chosen by its environment settings). Beside them live three
+small tables of ours, written in the same transaction as the events
+(``insert_events(..., side=...)``): the learners' keys, parked messages, and decisions
+the relay could not publish. All raw SQL on eventsourcing's tables is in this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    ProcessRecorder,
+    StoredEvent,
+    TrackingRecorder,
+)
+from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
+from eventsourcing.utils import Environment, get_topic
+
+__all__ = [
+    "SideWrite",
+    "StoreRecorder",
+    "open_recorder",
+]
+
+# The environment name 0.1 used (eventsourcing prefixes PostgreSQL tables with it),
+# so a 0.1 store is read in place.
+ENV_NAME = "LearnerRecords"
+
+
+@dataclass(frozen=True, slots=True)
+class SideWrite:
+    """A statement run in the same transaction as a batch of events.
+
+    ``sql`` is per dialect: ``{"sqlite": ..., "postgres": ...}``; ``rows`` are its
+    parameters, one tuple per execution.
+    """
+
+    sql: dict[str, str]
+    rows: Sequence[tuple[Any, ...]]
+
+
+_SQLITE_TABLES = [
+    "CREATE TABLE IF NOT EXISTS learner_keys ("
+    "uln TEXT PRIMARY KEY, key_id TEXT NOT NULL, key BLOB NOT NULL, created_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS parked_messages ("
+    "stream TEXT NOT NULL, seq INTEGER NOT NULL, uln TEXT NOT NULL, subject TEXT NOT NULL, "
+    "message BLOB NOT NULL, key_id TEXT, reason TEXT NOT NULL, parked_at TEXT NOT NULL, "
+    "redrive INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (stream, seq))",
+    "CREATE INDEX IF NOT EXISTS parked_messages_by_learner ON parked_messages (uln, stream, seq)",
+    "CREATE TABLE IF NOT EXISTS undeliverable_decisions ("
+    "notification_id INTEGER PRIMARY KEY, decision_id TEXT NOT NULL, subject TEXT NOT NULL, "
+    "reason TEXT NOT NULL, failed_at TEXT NOT NULL, redrive INTEGER NOT NULL DEFAULT 0)",
+]
+POSTGRES_TABLES = [
+    "CREATE TABLE IF NOT EXISTS learner_keys ("
+    "uln text PRIMARY KEY, key_id text NOT NULL, key bytea NOT NULL, created_at text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS parked_messages ("
+    "stream text NOT NULL, seq bigint NOT NULL, uln text NOT NULL, subject text NOT NULL, "
+    "message bytea NOT NULL, key_id text, reason text NOT NULL, parked_at text NOT NULL, "
+    "redrive integer NOT NULL DEFAULT 0, PRIMARY KEY (stream, seq))",
+    "CREATE INDEX IF NOT EXISTS parked_messages_by_learner ON parked_messages (uln, stream, seq)",
+    "CREATE TABLE IF NOT EXISTS undeliverable_decisions ("
+    "notification_id bigint PRIMARY KEY, decision_id text NOT NULL, subject text NOT NULL, "
+    "reason text NOT NULL, failed_at text NOT NULL, redrive integer NOT NULL DEFAULT 0)",
+]
+
+
+class SQLiteStoreRecorder(SQLiteProcessRecorder):
+    dialect = "sqlite"
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *_SQLITE_TABLES]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        returning = super()._insert_events(c, stored_events, **kwargs)
+        for write in kwargs.get("side", ()):
+            _run(c, write.sql[self.dialect], write.rows)
+        return returning
+
+    # Reads of our own, each in one read transaction.
+
+    def select_learner_events(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every stored event of these learners, by learner then version: one query."""
+        if not originator_ids:
+            return []
+        marks = ",".join("?" * len(originator_ids))
+        statement = (
+            "SELECT originator_id, originator_version, topic, state "
+            f"FROM {self.events_table_name} WHERE originator_id IN ({marks}) "
+            "ORDER BY originator_id, originator_version"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, [i.hex for i in originator_ids])
+            return [StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
+
+    def query(self, sql: dict[str, str], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql[self.dialect], params)
+            return [tuple(row) for row in c.fetchall()]
+
+    def execute(self, writes: Iterable[SideWrite]) -> None:
+        """Run statements of ours in one transaction of their own."""
+        with self.datastore.transaction(commit=True) as c:
+            for write in writes:
+                _run(c, write.sql[self.dialect], write.rows)
+
+
+def _run(cursor: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    # A statement with one empty row of parameters (a PRAGMA) is executed once; executemany
+    # is for data statements only.
+    if list(rows) == [()]:
+        cursor.execute(sql)
+    elif rows:
+        cursor.executemany(sql, rows)
+
+
+# What the rest of the adapter relies on: eventsourcing's process recorder plus ours.
+StoreRecorder = Any
+
+
+def open_recorder(env: dict[str, str]) -> tuple[StoreRecorder, InfrastructureFactory[Any]]:
+    """The process recorder for the store ``env`` names (eventsourcing's settings)."""
+    settings = dict(env)
+    if settings["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+        # Imported only here: psycopg comes with the optional `postgres` extra.
+        from services.adapters.store.postgres import PostgresStoreRecorder
+
+        settings["PROCESS_RECORDER_TOPIC"] = get_topic(PostgresStoreRecorder)
+    else:
+        settings["PROCESS_RECORDER_TOPIC"] = get_topic(SQLiteStoreRecorder)
+    factory = InfrastructureFactory.construct(Environment(ENV_NAME, settings))
+    recorder: ProcessRecorder = factory.process_recorder()
+    assert isinstance(recorder, TrackingRecorder)
+    return recorder, factory
