@@ -8,14 +8,23 @@ and one whose publisher sent markup as an event id (escaping).
 from __future__ import annotations
 
 import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 from contracts.uln import make_uln
 from devtools.sample_events import EventFactory
 from devtools.sample_histories import completing_units, sample_histories
 from domain.catalogue import Catalogue
 from services.entrypoints.cli import main
+from services.entrypoints.web import TOKEN_ENV
 
 AS_OF = date(2026, 11, 23)
 QUALIFICATION = "OCR-L3-DIP-CS"
@@ -79,3 +88,66 @@ def _sent(line: bytes) -> str:
 
 
 _LAST = "~"  # after every ISO timestamp
+
+
+class WebProcess:
+    """``learner-records web`` as a child process on a free loopback port."""
+
+    def __init__(self, store: Path, *extra: str, token: str | None = None) -> None:
+        self.command = [
+            sys.executable, "-m", "services.entrypoints.cli", "web",
+            "--store", str(store), "--http", "127.0.0.1:0", "--today", AS_OF.isoformat(),
+            *extra,
+        ]  # fmt: skip
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.env.pop(TOKEN_ENV, None)
+        if token is not None:
+            self.env[TOKEN_ENV] = token
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Start it and return its address, read from the line it prints once listening."""
+        self.process = subprocess.Popen(
+            self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env
+        )
+        assert self.process.stdout is not None
+        ready = _first_line(self.process.stdout, timeout)
+        found = re.search(r"http://[^/ ]+/", ready)
+        if found is None:
+            self.stop()
+            raise AssertionError(f"web did not start: {ready!r}\n{self.errors()}")
+        self.url = found[0]
+        return self.url
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def errors(self) -> str:
+        if self.process is None or self.process.stderr is None or self.process.poll() is None:
+            return ""
+        return self.process.stderr.read()
+
+    def __enter__(self) -> WebProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _first_line(stream: IO[str], timeout: float) -> str:
+    """The first line of ``stream``, or "" after ``timeout`` seconds (a thread reads it:
+    a pipe has no read timeout)."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        return ""
