@@ -121,7 +121,7 @@ def test_a_link_with_the_token_sets_the_cookie_and_drops_the_token_from_the_addr
     assert response.headers["location"].endswith(f"/learners/{LEARNER}?as_of=2024-05-01")
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE}={TOKEN};")
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
     assert client.get(response.headers["location"]).status_code == 404  # signed in now
 
 
@@ -150,10 +150,14 @@ def test_the_sign_in_form_never_redirects_to_another_site(client: TestClient, ta
     assert response.headers["location"] == "/"
 
 
-def test_the_sign_in_form_refuses_a_wrong_token(client: TestClient) -> None:
-    response = client.post("/login", data={"token": "nope", "next": "/"})
+def test_the_sign_in_form_refuses_a_wrong_token_and_still_returns_to_the_page_asked_for(
+    client: TestClient,
+) -> None:
+    wanted = f"/learners/{LEARNER}"
+    response = client.post("/login", data={"token": "nope", "next": wanted})
     assert response.status_code == 401
     assert "set-cookie" not in response.headers
+    assert f'name="next" value="{wanted}"' in response.text
 
 
 def test_without_a_token_configured_the_pages_are_open(reader: NoLearners) -> None:

@@ -11,7 +11,8 @@ A client shows it in one of three ways:
 - ``?token=TOKEN`` on any page (a link an auditor is handed): answered with a redirect
   to the same address without it, setting a cookie, so the token does not stay in the
   address bar, the history or a link copied from there;
-- the cookie itself, also set by the sign-in form every refused page shows.
+- the cookie itself (HttpOnly, SameSite=Lax), also set by the sign-in form every
+  refused page shows.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 import structlog
-from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -53,8 +53,8 @@ _MAX_FORM = 4096  # the sign-in form's body: a token and a path, nothing more
 
 log = structlog.get_logger(__name__)
 
-# Renders the sign-in page: (request, message, status) -> response.
-SignInPage = Callable[[Request, str, int], Response]
+# Renders the sign-in page: (request, message, status, path to return to) -> response.
+SignInPage = Callable[[Request, str, int, str], Response]
 
 
 def auditor_token(path: Path = DEFAULT_TOKEN_FILE, env: Mapping[str, str] = os.environ) -> str:
@@ -97,7 +97,7 @@ class TokenGate:
             await self.app(scope, receive, send)
             return
         elif "token" in request.query_params:
-            response = self._from_link(request)
+            response = self._from_link(request, path)
         elif path.startswith(API_PATHS):
             response = JSONResponse(
                 {"detail": "an auditor token is needed: Authorization: Bearer TOKEN"},
@@ -105,7 +105,7 @@ class TokenGate:
                 headers={"WWW-Authenticate": 'Bearer realm="learner-records"'},
             )
         else:
-            response = self.sign_in(request, "", 401)
+            response = self.sign_in(request, "", 401, _wanted(request, path))
         await response(scope, receive, send)
 
     def _shown(self, request: Request) -> bool:
@@ -114,44 +114,55 @@ class TokenGate:
             return True
         return token_matches(request.cookies.get(COOKIE), self.token)
 
-    def _from_link(self, request: Request) -> Response:
+    def _from_link(self, request: Request, path: str) -> Response:
         if not token_matches(request.query_params.get("token"), self.token):
-            return self.sign_in(request, "That token is not the auditor token.", 401)
-        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-        return self._signed_in(request, request.url.replace(query=urlencode(kept)))
+            message = "That token is not the auditor token."
+            return self.sign_in(request, message, 401, _wanted(request, path))
+        root: str = request.scope.get("root_path", "")
+        return self._signed_in(request, root + _wanted(request, path))
 
     async def _login(self, request: Request) -> Response:
         body = b""
         async for chunk in request.stream():
             body += chunk
             if len(body) > _MAX_FORM:
-                return self.sign_in(request, "That form was too large.", 413)
+                return self.sign_in(request, "That form was too large.", 413, "/")
         form = dict(parse_qsl(body.decode("utf-8", errors="replace")))
+        back = _local(form.get("next", "/"))
         if not token_matches(form.get("token", "").strip(), self.token):
-            return self.sign_in(request, "That token is not the auditor token.", 401)
-        return self._signed_in(request, _local(request, form.get("next", "/")))
+            # Refused again: the form still returns to the page first asked for.
+            return self.sign_in(request, "That token is not the auditor token.", 401, back)
+        root: str = request.scope.get("root_path", "")
+        return self._signed_in(request, root + back)
 
-    def _signed_in(self, request: Request, to: URL | str) -> Response:
-        response = RedirectResponse(str(to), status_code=303)
-        # HttpOnly: page scripts (there are none, but a CSP slip) cannot read it;
-        # SameSite=Strict: no other site can make a signed-in browser fetch a page.
+    def _signed_in(self, request: Request, to: str) -> Response:
+        response = RedirectResponse(to, status_code=303)
+        # HttpOnly: no script can read it (there are none, and the CSP allows none).
+        # SameSite=Lax, not Strict: a shared link followed from another site opens the
+        # page signed in, while no other site can post with it. Nothing here changes
+        # on a GET, and the one POST, signing in, needs the token itself.
         response.set_cookie(
             COOKIE,
             self.token,
             path=request.scope.get("root_path") or "/",
             httponly=True,
-            samesite="strict",
+            samesite="lax",
             secure=request.url.scheme == "https",
         )
         return response
 
 
-def _local(request: Request, target: str) -> str:
-    """``target`` if it is a path on this site; never a redirect elsewhere."""
+def _local(target: str) -> str:
+    """``target`` if it is a path on this site, else "/": never a redirect elsewhere."""
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
-    root: str = request.scope.get("root_path", "")
-    return root + target
+    return target
+
+
+def _wanted(request: Request, path: str) -> str:
+    """The page asked for (below the mount point), less any token, to return to."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+    return path + (f"?{urlencode(kept)}" if kept else "")
 
 
 def _write_new_token(path: Path) -> None:

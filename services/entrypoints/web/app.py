@@ -70,13 +70,9 @@ def create_auditor_app(
     app.mount("/static", StaticFiles(packages=[(PACKAGE, "static")]), name="static")
     if token is not None:
 
-        def sign_in(request: Request, message: str, status: int) -> Response:
+        def sign_in(request: Request, message: str, status: int, back: str) -> Response:
             root = request.scope.get("root_path", "")
-            path = request.url.path.removeprefix(root) or "/"
-            wanted = path + (f"?{request.url.query}" if request.url.query else "")
-            if path == "/login":
-                wanted = "/"
-            context = {"message": message, "next": wanted, "login_path": f"{root}/login"}
+            context = {"message": message, "next": back, "login_path": f"{root}/login"}
             return templates.TemplateResponse(request, "signin.html", context, status_code=status)
 
         app.add_middleware(TokenGate, token=token, sign_in=sign_in)
