@@ -74,7 +74,13 @@ def statuses(html: str) -> list[str]:
 
 
 def event_ids(html: str) -> list[str]:
-    return re.findall(r'<tr class="step step-\w+" data-kind="\w+" data-event-id="([^"]*)"', html)
+    return [event_id for _, event_id in steps(html)]
+
+
+def steps(html: str) -> list[tuple[str, str]]:
+    """(" later" or "", event id) for each row of the timeline."""
+    row = r'<tr class="step step-\w+( later)?" data-kind="\w+" data-event-id="([^"]*)"'
+    return re.findall(row, html)
 
 
 def test_finding_a_learner_opens_their_page_keeping_the_time_controls(client: TestClient) -> None:
@@ -318,3 +324,12 @@ def _is_json(line: bytes) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_timeline_steps_after_the_as_of_day_are_marked(client: TestClient) -> None:
+    html = client.get(f"/learners/{LATE_LEARNER}", params={"as_of": "2024-02-01"}).text
+    rows = steps(html)
+    later = [event_id for mark, event_id in rows if mark]
+    # Registered 8 January, then units on 15, 22 and 29 January.
+    assert [event_id for mark, event_id in rows if not mark] == ["web-1", "web-2", "web-3", "web-4"]
+    assert LATE_EVENT_ID in later  # effective 20 February

@@ -65,6 +65,17 @@ class Presenter:
             return ""
         return group.title or group.id if group is not None else ""
 
+    def after(self, step: dict[str, Any], as_of: str) -> bool:
+        """Whether a timeline step lies after the as-of day (effective, or received, later):
+        the timeline lists every stored step, the statuses count none of these."""
+        effective = step.get("effective_on")
+        if effective and effective > as_of:
+            return True
+        received = step.get("received_at")
+        if not received:
+            return False
+        return datetime.fromisoformat(received).astimezone(self.zone).date().isoformat() > as_of
+
     @staticmethod
     def status_label(status: str) -> str:
         return _STATUS_LABELS.get(status, status)
@@ -117,6 +128,7 @@ def environment(templates: str, presenter: Presenter) -> jinja2.Environment:
         "unit_title",
         "group_title",
         "status_label",
+        "after",
         "about",
         "count",
         "pretty",
