@@ -11,7 +11,7 @@ NODE_TOOLS := tools/node
 NODE_STAMP := $(NODE_TOOLS)/node_modules/.installed
 FUZZ_SECONDS ?= 60
 
-.PHONY: run test test-postgres postgres-bin lint typecheck unit bench schemas nats-config fmt fuzz clean
+.PHONY: run test test-postgres postgres-bin chromium-bin lint typecheck unit bench schemas nats-config fmt fuzz clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "learner-records needs Python 3.11 or newer")'
@@ -34,7 +34,7 @@ run: $(STAMP)
 	$(BIN)/learner-records serve
 
 ## test: lint, types, then the whole test suite against real parts (PostgreSQL included)
-test: lint typecheck postgres-bin $(NODE_STAMP)
+test: lint typecheck postgres-bin chromium-bin $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## test-postgres: only the PostgreSQL tests; on a throwaway server, or on PG=postgresql://…
@@ -46,6 +46,11 @@ test-postgres: postgres-bin
 ## apt-get install postgresql if they are missing. Nothing to do when a server URL is given.
 postgres-bin: $(STAMP)
 	$(if $(PG)$(LEARNER_RECORDS_TEST_POSTGRES),@true,@$(BIN)/python -m devtools.postgres ensure-binaries)
+
+## chromium-bin: find Debian's chromium for the pages' browser tests; as root on Debian,
+## apt-get install chromium if it is missing (Playwright never downloads a browser here).
+chromium-bin: $(STAMP)
+	@$(BIN)/python -m devtools.chromium ensure
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

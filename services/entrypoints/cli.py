@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "services.entrypoints.commands.status",
     "services.entrypoints.commands.rebuild",
     "services.entrypoints.commands.nats_keys",
+    "services.entrypoints.commands.web",
 )
 # Not in the wheel: present in a source checkout, where `make run`, demos and benchmarks run.
 DEV_COMMAND_MODULES = ("devtools.commands.demo", "devtools.commands.loadgen")
