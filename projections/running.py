@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -84,11 +85,19 @@ def follow_forever(
             position, delay = reached, busy_poll
 
 
-def _child(build: Callable[[], StatusProjection], stopping: Any) -> None:
+def _child(build: Callable[[], StatusProjection], stopping: Any, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us through ``stopping``
+    # The fork inherits the parent's asyncio handler, which would swallow a SIGTERM here.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     projection = build()
+
+    def stop() -> bool:
+        # A parent killed outright (SIGKILL, OOM) never sets ``stopping``: without this
+        # check the child lives on as an orphan beside the next start's projection.
+        return stopping.is_set() or os.getppid() != parent
+
     try:
-        follow_forever(projection, stopping.is_set)
+        follow_forever(projection, stop)
     finally:
         with contextlib.suppress(Exception):
             projection.view.close()
@@ -98,6 +107,8 @@ def run_in_process(build: Callable[[], StatusProjection]) -> tuple[Any, Any]:
     """Start ``follow_forever`` in a child process (forked); (process, stop event)."""
     context = multiprocessing.get_context("fork")
     stopping = context.Event()
-    process = context.Process(target=_child, args=(build, stopping), name="projection", daemon=True)
+    process = context.Process(
+        target=_child, args=(build, stopping, os.getpid()), name="projection", daemon=True
+    )
     process.start()
     return process, stopping
