@@ -171,7 +171,11 @@ class RecordsService:
 
     async def _ingest(self, partition: int, stop: asyncio.Event) -> None:
         assert self.js is not None
-        feed = PartitionFeed(self.js, self.settings.streams, partition)
+        nc = self.nc
+        assert nc is not None
+        feed = PartitionFeed(
+            self.js, self.settings.streams, partition, reconnects=lambda: nc.stats["reconnects"]
+        )
         partitions = self.settings.streams.partitions
         worker = PartitionWorker(
             feed,
