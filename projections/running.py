@@ -87,7 +87,6 @@ def follow_forever(
 
 def _child(build: Callable[[], StatusProjection], stopping: Any, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us through ``stopping``
-    # The fork inherits the parent's asyncio handler, which would swallow a SIGTERM here.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     projection = build()
 
@@ -104,8 +103,13 @@ def _child(build: Callable[[], StatusProjection], stopping: Any, parent: int) ->
 
 
 def run_in_process(build: Callable[[], StatusProjection]) -> tuple[Any, Any]:
-    """Start ``follow_forever`` in a child process (forked); (process, stop event)."""
-    context = multiprocessing.get_context("fork")
+    """Start ``follow_forever`` in a child process; (process, stop event). ``build`` is
+    pickled, so a module-level function or a partial of one.
+
+    A fresh interpreter (spawn), not a fork: the service has threads using SQLite, and
+    a fork taken while one of them held a lock left the child waiting for it for ever
+    (seen as a projection stuck in ``sqlite3.connect``, alive and doing nothing)."""
+    context = multiprocessing.get_context("spawn")
     stopping = context.Event()
     process = context.Process(
         target=_child, args=(build, stopping, os.getpid()), name="projection", daemon=True
