@@ -126,14 +126,22 @@ async def test_sigkill_of_serve_at_a_steady_rate_then_restart(
     figures.report()
 
 
+@pytest.mark.parametrize(
+    "outage",
+    [
+        pytest.param(2.0, id="shorter-than-the-lease"),  # the service keeps its partitions
+        pytest.param(8.0, id="longer-than-the-lease"),  # it lets them go, then takes them again
+    ],
+)
 async def test_sigkill_of_nats_server_then_restart(
+    outage: float,
     nats: EmbeddedNatsServer,
     inspector: NATS,
     service_factory: Callable[..., ServiceProcess],
     catalogue: Catalogue,
     tmp_path: Path,
 ) -> None:
-    figures = Figures("sigkill_nats_server")
+    figures = Figures(f"sigkill_nats_server_{outage:.0f}s")
     lines = loadgen_lines(catalogue, LEARNERS)
     service = service_factory(nats.url, serve_args(nats, "--replica", "solo"), today=TODAY)
     service.start()
@@ -143,7 +151,7 @@ async def test_sigkill_of_nats_server_then_restart(
         await publisher.reached(0.4)
         nats.kill()
         killed = time.time()
-        await asyncio.sleep(2.0)  # an outage the publisher and the service both see
+        await asyncio.sleep(outage)  # the publisher and the service both see it
         await asyncio.to_thread(nats.start)  # same port, same JetStream store
         restarted = time.time()
         await publisher.done()
