@@ -11,7 +11,7 @@ NODE_TOOLS := tools/node
 NODE_STAMP := $(NODE_TOOLS)/node_modules/.installed
 FUZZ_SECONDS ?= 60
 
-.PHONY: run test test-postgres postgres-bin chromium-bin lint typecheck unit bench schemas nats-config fmt fuzz clean
+.PHONY: run test test-cluster test-postgres postgres-bin chromium-bin lint typecheck unit bench schemas nats-config fmt fuzz clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "learner-records needs Python 3.11 or newer")'
@@ -36,6 +36,10 @@ run: $(STAMP)
 ## test: lint, types, then the whole test suite against real parts (PostgreSQL included)
 test: lint typecheck postgres-bin chromium-bin $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-cluster: replicas of the service on a 3-node NATS cluster and PostgreSQL, as processes
+test-cluster: postgres-bin
+	$(BIN)/python -m pytest -m cluster $(PYTEST_ARGS)
 
 ## test-postgres: only the PostgreSQL tests; on a throwaway server, or on PG=postgresql://…
 ## whose user may create databases, e.g. PG=postgresql://postgres@127.0.0.1:5432/postgres

@@ -136,6 +136,7 @@ class PartitionWorker:
         self.store_failing: str | None = None
         self._parking: Parking | None = None
         self._redrive_checked = 0.0
+        self._fresh_feed = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Own the partition until ``stop`` is set; the batch in hand is finished first."""
@@ -158,6 +159,7 @@ class PartitionWorker:
 
     async def _open(self) -> None:
         await self.feed.open()
+        self._fresh_feed = True
         self.position = await self.writer(self.records.store.position, self.feed.tracking_name)
         self._parking = await self.writer(Parking, self.parked, self.feed.stream)
         log.info(
@@ -168,6 +170,16 @@ class PartitionWorker:
         )
 
     async def _handle(self, deliveries: Sequence[Any], stop: asyncio.Event) -> None:
+        if self._skips_a_message(deliveries):
+            log.warning(
+                "partition.delivery_gap",
+                partition=self.partition,
+                position=self.position,
+                first=deliveries[0].seq,
+                last=deliveries[-1].seq,
+            )
+            await self._open()  # from the first message still in the work queue
+            return
         stored = [d for d in deliveries if d.seq <= self.position]
         if stored:
             # Stored before (a crash between commit and ack): only the ack was missing.
@@ -190,6 +202,25 @@ class PartitionWorker:
         self._count(outcomes, elapsed)
         self.on_stored()
         self.on_batch(self.partition, outcomes, elapsed)
+
+    def _skips_a_message(self, deliveries: Sequence[Any]) -> bool:
+        """Whether these jump over a message after the stored position that was never
+        handed out: lost on the way when the consumer's leader changed. JetStream would
+        redeliver it only after ack_wait, behind later messages of its learner, and the
+        stored position would then pass it for stored. A feed just opened starts at the
+        first message left in the work queue, so a jump in its first batch is real:
+        those messages are gone (expired, or deleted by hand)."""
+        if self._fresh_feed:
+            self._fresh_feed = False
+            return False
+        expected = self.position + 1
+        for delivery in deliveries:
+            if delivery.seq <= self.position:
+                continue
+            if delivery.seq != expected:
+                return True
+            expected += 1
+        return False
 
     async def _store(
         self,

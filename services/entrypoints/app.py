@@ -30,7 +30,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from contracts.subjects import STATUS_QUERY_SUBJECT
-from domain.catalogue import Catalogue
+from domain.catalogue import Catalogue, Qualification
 from projections.running import StatusFollower, run_in_process
 from projections.status_projection import StatusProjection
 from projections.status_query import StatusQuery
@@ -48,6 +48,7 @@ from services.application.ownership import Ownership, Role
 from services.application.relay import OutboxRelay
 from services.application.scheduler import ExpiryScheduler
 from services.entrypoints.config import ServiceSettings
+from services.entrypoints.logging import configure_logging, logging_settings
 from services.entrypoints.wiring import open_records
 
 __all__ = ["RecordsService"]
@@ -171,7 +172,11 @@ class RecordsService:
 
     async def _ingest(self, partition: int, stop: asyncio.Event) -> None:
         assert self.js is not None
-        feed = PartitionFeed(self.js, self.settings.streams, partition)
+        nc = self.nc
+        assert nc is not None
+        feed = PartitionFeed(
+            self.js, self.settings.streams, partition, reconnects=lambda: nc.stats["reconnects"]
+        )
         partitions = self.settings.streams.partitions
         worker = PartitionWorker(
             feed,
@@ -224,7 +229,16 @@ class RecordsService:
             finally:
                 self.projection = None
             return
-        process, stopping = run_in_process(self._build_projection_in_child)
+        process, stopping = run_in_process(
+            functools.partial(
+                projection_in_child,
+                self.settings,
+                # The catalogue object does not pickle; its qualifications do.
+                list(self.catalogue.qualifications.values()),
+                self.clock,
+                logging_settings(),
+            )
+        )
         try:
             while not stop.is_set() and process.is_alive():
                 with contextlib.suppress(TimeoutError):
@@ -245,15 +259,6 @@ class RecordsService:
             lambda: self.clock.now().date(),
             batch=self.settings.projection_batch,
         )
-
-    def _build_projection_in_child(self) -> StatusProjection:
-        # A forked child opens connections of its own: the parent's are not fork-safe.
-        store = open_store(self.settings.store)
-        view = open_status_view(self.settings.store, self.settings.views_path)
-        return StatusProjection(
-            store, view, self.catalogue, lambda: self.clock.now().date(),
-            batch=self.settings.projection_batch,
-        )  # fmt: skip
 
     # The status query.
 
@@ -295,3 +300,19 @@ class RecordsService:
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("service.task_failed", task=task.get_name(), error=repr(error))
             self.failed.set()
+
+
+def projection_in_child(
+    settings: ServiceSettings,
+    qualifications: list[Qualification],
+    clock: Clock,
+    logging: dict[str, Any],
+) -> StatusProjection:
+    """The status projection as built in its own process (run_in_process pickles this)."""
+    configure_logging(**logging)
+    catalogue = Catalogue(qualifications)
+    store = open_store(settings.store)
+    view = open_status_view(settings.store, settings.views_path)
+    return StatusProjection(
+        store, view, catalogue, lambda: clock.now().date(), batch=settings.projection_batch
+    )

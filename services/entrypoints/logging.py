@@ -14,9 +14,11 @@ import structlog
 
 from services.adapters.redaction import redact_event
 
-__all__ = ["configure_logging"]
+__all__ = ["configure_logging", "logging_settings"]
 
 _configured = False
+# As configured here: a child process started afresh (spawn) configures itself the same.
+_settings: dict[str, Any] = {}
 
 
 def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
@@ -29,6 +31,7 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
         return
     _configured = True
     as_json = not sys.stderr.isatty() if json is None else json
+    _settings.update(level=level, json=as_json)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -67,6 +70,11 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def logging_settings() -> dict[str, Any]:
+    """The arguments ``configure_logging`` was given (resolved), for a child process."""
+    return dict(_settings)
 
 
 def _keep(logger: Any, name: str, event: Any) -> Any:

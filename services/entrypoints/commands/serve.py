@@ -89,6 +89,14 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds after which a dead replica's partitions are taken over (default %(default)s)",
     )
     parser.add_argument(
+        "--stream-replicas",
+        type=_positive,
+        default=defaults.replicas,
+        metavar="N",
+        help="copies JetStream keeps of each stream and of the lease bucket: 3 on a 3-node "
+        "cluster, so a node can be lost (default %(default)s; an existing stream is updated)",
+    )
+    parser.add_argument(
         "--projection",
         choices=("process", "inline"),
         default="process",
@@ -181,7 +189,9 @@ def settings_from(args: argparse.Namespace, nats: NatsOptions) -> ServiceSetting
         nats=nats,
         store=store_location(args.store),
         views=args.views,
-        streams=Streams(partitions=args.partitions, lease_ttl=args.lease_ttl),
+        streams=Streams(
+            partitions=args.partitions, lease_ttl=args.lease_ttl, replicas=args.stream_replicas
+        ),
         replica=args.replica or default_replica(),
         projection_process=args.projection == "process",
     )
