@@ -34,6 +34,7 @@ from services.adapters.nats.jetstream import MSG_ID_HEADER
 from services.adapters.store import RecordsStore, open_store
 from services.adapters.store.parked import ParkedTable
 from services.application.clock import FixedClock
+from services.application.records import Inbound
 from services.application.relay import DECISION_TOPICS, _decode
 from services.entrypoints.wiring import open_records
 
@@ -102,9 +103,11 @@ class SteadyPublisher:
         self._progress = asyncio.Condition()
 
     @property
-    def published(self) -> list[bytes]:
-        """The lines acknowledged so far, in the order sent: what the oracle replays."""
-        return [payload for _, payload in self.lines[: self.sent]]
+    def published(self) -> list[Line]:
+        """The lines acknowledged so far, subject and payload, in the order sent: what the
+        oracle replays (the subject too: a refusal is filed under the learner whose
+        subject the message came on)."""
+        return self.lines[: self.sent]
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="steady-publisher")
@@ -347,11 +350,13 @@ def _first(pair: tuple[str, Any]) -> str:
     return pair[0]
 
 
-def learners_of(lines: Sequence[bytes]) -> set[str]:
+def learners_of(lines: Sequence[Line]) -> set[str]:
+    """Every learner the lines name: by their subject token, and by the event's subject."""
     out = set()
-    for line in lines:
+    for nats_subject, payload in lines:
+        out.add(nats_subject.rsplit(".", 1)[-1])
         with contextlib.suppress(orjson.JSONDecodeError, AttributeError, TypeError):
-            subject = orjson.loads(line).get("subject")
+            subject = orjson.loads(payload).get("subject")
             if isinstance(subject, str):
                 out.add(subject)
     return out
@@ -360,7 +365,7 @@ def learners_of(lines: Sequence[bytes]) -> set[str]:
 async def assert_equal_to_replay(
     js: JetStreamContext,
     store_location: str | Path,
-    lines: Sequence[bytes],
+    lines: Sequence[Line],
     catalogue: Catalogue,
     workdir: Path,
 ) -> dict[str, int]:
@@ -370,7 +375,7 @@ async def assert_equal_to_replay(
     oracle = open_records(str(workdir / "oracle.sqlite"), catalogue, FixedClock(TODAY))
     live = read_store(store_location)
     try:
-        outcomes = oracle.receive_batch(list(lines))
+        outcomes = oracle.receive_batch([Inbound(payload, subject) for subject, payload in lines])
         ulns = sorted(learners_of(lines))
         evidence: Counter[str] = Counter()
         for uln in ulns:
