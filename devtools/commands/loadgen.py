@@ -25,7 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from devtools.loadgen import DEFAULT_AS_OF, LoadProfile, Publication, publications
+from devtools.loadgen import LoadProfile, Publication, publications
 from services.adapters.nats.connection import (
     RECONNECT_FOREVER,
     NatsOptions,
@@ -33,7 +33,8 @@ from services.adapters.nats.connection import (
     connect_once,
 )
 from services.adapters.nats.credentials import Role
-from services.entrypoints.commands._args import iso_date
+from services.application.clock import SystemClock
+from services.entrypoints.commands._args import description, iso_date
 from services.entrypoints.commands._nats import add_nats_arguments, client_options
 from services.entrypoints.commands._output import console, fail, print_json
 
@@ -47,7 +48,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "loadgen",
         help="publish realistic learner histories to records.in.<ULN> (or write JSON lines)",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=description(__doc__),
     )
     parser.add_argument("--learners", type=int, default=1000, help="default %(default)s")
     parser.add_argument("--first", type=int, default=1, help="first learner's number (ULN n)")
@@ -55,9 +56,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--as-of",
         type=iso_date,
-        default=DEFAULT_AS_OF,
+        # Today, so the load is never future-dated for a service on the system clock.
+        default=SystemClock().now().date(),
         metavar="YYYY-MM-DD",
-        help="no effective date after this day (default %(default)s)",
+        help="no effective date after this day (default: today, a UK day)",
     )
     parser.add_argument(
         "--rate", type=float, default=0, help="events per second; 0: as fast as possible"
@@ -82,11 +84,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.learners < 0 or args.rate < 0 or args.in_flight < 1:
         fail("--learners and --rate must be ≥ 0, --in-flight ≥ 1")
-    profile = LoadProfile(learners=args.learners, seed=args.seed, first_learner=args.first)
-    if args.as_of != profile.as_of:
-        profile = LoadProfile(
-            learners=args.learners, seed=args.seed, first_learner=args.first, as_of=args.as_of
-        )
+    profile = LoadProfile(
+        learners=args.learners, seed=args.seed, first_learner=args.first, as_of=args.as_of
+    )
     events = publications(load_catalogue(), profile)
     started = time.monotonic()
     if args.out is not None:

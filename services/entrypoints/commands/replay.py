@@ -47,7 +47,8 @@ def register(subparsers: Any) -> None:
         "--store",
         type=Path,
         metavar="PATH",
-        help="keep the event store (a new SQLite file) here for `audit`; default: a temporary one",
+        help="keep the event store (a new SQLite file) here, for the audit command; "
+        "default: a temporary one",
     )
     parser.set_defaults(handler=run)
 

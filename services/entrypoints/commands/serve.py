@@ -25,7 +25,7 @@ from services.adapters.nats.credentials import Role
 from services.adapters.nats.streams import Streams
 from services.adapters.store import StoreUnavailableError, store_location
 from services.application.clock import Clock, FixedClock, SystemClock
-from services.entrypoints.commands._args import iso_date
+from services.entrypoints.commands._args import description, iso_date
 from services.entrypoints.commands._nats import add_nats_arguments, external_options
 from services.entrypoints.config import DEFAULT_NATS_DIR, ServiceSettings, default_replica
 from services.entrypoints.logging import configure_logging
@@ -42,7 +42,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="run the service: ingest from JetStream, publish decisions, answer status queries",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=description(__doc__),
     )
     add_service_arguments(parser)
     parser.set_defaults(handler=run)
