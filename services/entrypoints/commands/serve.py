@@ -28,7 +28,7 @@ from services.application.clock import Clock, FixedClock, SystemClock
 from services.entrypoints.commands._args import description, iso_date
 from services.entrypoints.commands._nats import add_nats_arguments, external_options
 from services.entrypoints.config import DEFAULT_NATS_DIR, ServiceSettings, default_replica
-from services.entrypoints.logging import configure_logging
+from services.entrypoints.logging import configure_logging, set_identity
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -125,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(
         level=args.log_level, json=None if args.log_format == "auto" else args.log_format == "json"
     )
+    # Named before anything logs, so that every line of this replica says which it is.
+    args.replica = args.replica or default_replica()
+    set_identity(replica=args.replica)
     try:
         return asyncio.run(serve(args))
     except KeyboardInterrupt:  # a second Ctrl-C while stopping
@@ -182,7 +185,7 @@ def settings_from(args: argparse.Namespace, nats: NatsOptions) -> ServiceSetting
         store=store_location(args.store),
         views=args.views,
         streams=Streams(partitions=args.partitions, lease_ttl=args.lease_ttl),
-        replica=args.replica or default_replica(),
+        replica=args.replica,
         projection_process=args.projection == "process",
     )
 
