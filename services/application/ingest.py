@@ -134,6 +134,8 @@ class PartitionWorker:
         self.stats = IngestStats()
         # Set while the store keeps failing: health reports the partition not ready.
         self.store_failing: str | None = None
+        # Bound to its consumer and its position loaded: ingesting (health).
+        self.opened = False
         self._parking: Parking | None = None
         self._redrive_checked = 0.0
 
@@ -160,6 +162,7 @@ class PartitionWorker:
         await self.feed.open()
         self.position = await self.writer(self.records.store.position, self.feed.tracking_name)
         self._parking = await self.writer(Parking, self.parked, self.feed.stream)
+        self.opened = True
         log.info(
             "partition.owned",
             partition=self.partition,

@@ -70,6 +70,16 @@ class PostgresStoreRecorder(PostgresProcessRecorder):
                 for r in curs.fetchall()
             ]
 
+    def count_notifications(self, after: int, topics: Sequence[str]) -> int:
+        """How many notifications of these topics lie after position ``after``."""
+        statement = SQL(
+            "SELECT COUNT(*) AS n FROM {0}.{1} WHERE notification_id > %s AND topic = ANY(%s)"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (after, list(topics)))
+            row = curs.fetchone()
+            return int(row["n"]) if row else 0
+
     def query(self, sql: dict[str, str], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(sql[self.dialect], params)
