@@ -146,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     # Named before anything logs, so that every line of this replica says which it is.
     args.replica = args.replica or default_replica()
     set_identity(replica=args.replica)
+    _trace_if_configured(args.replica)
     try:
         return asyncio.run(serve(args))
     except KeyboardInterrupt:  # a second Ctrl-C while stopping
@@ -238,6 +239,19 @@ async def nats_server_for(args: argparse.Namespace) -> AsyncIterator[NatsOptions
         yield server.options(Role.SERVICE, name=SERVICE_NAME)
     finally:
         await server.astop()
+
+
+def _trace_if_configured(replica: str) -> None:
+    from services import __version__
+    from services.adapters.tracing import configure_tracing
+
+    resource = {
+        "service.name": SERVICE_NAME,
+        "service.instance.id": replica,
+        "service.version": __version__,
+    }
+    if configure_tracing(**resource):
+        log.info("service.tracing", **resource)
 
 
 def settings_from(args: argparse.Namespace, nats: NatsOptions) -> ServiceSettings:
