@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -138,14 +139,41 @@ async def _publish(
     try:
         js = nc.jetstream(publish_async_max_pending=args.in_flight)
         if args.json or not sys.stdout.isatty():
-            return await publish_all(js, events, rate=args.rate)
+            return await _unless_refused(nc, publish_all(js, events, rate=args.rate))
         with _bar() as bar:
             task = bar.add_task("publishing", total=None)
-            return await publish_all(
-                js, events, rate=args.rate, on_published=lambda *_: bar.advance(task)
+            return await _unless_refused(
+                nc,
+                publish_all(js, events, rate=args.rate, on_published=lambda *_: bar.advance(task)),
             )
     finally:
-        await nc.drain()
+        with contextlib.suppress(Exception):
+            await nc.drain()
+
+
+async def _unless_refused(nc: Any, publishing: Coroutine[Any, Any, int]) -> int:
+    """``publishing``, unless the server refuses to let these credentials publish.
+
+    A refused publish is reported asynchronously and its acknowledgement never comes:
+    without this, the run would wait out the ack timeout and end without a reason.
+    """
+    work = asyncio.ensure_future(publishing)
+    refused = asyncio.ensure_future(_permission_refused(nc))
+    try:
+        await asyncio.wait([work, refused], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        refused.cancel()
+    if not work.done():
+        work.cancel()
+        with contextlib.suppress(BaseException):
+            await work
+        raise OSError(f"these credentials may not publish to records.in ({nc.last_error})")
+    return work.result()
+
+
+async def _permission_refused(nc: Any) -> None:
+    while "permissions violation" not in str(nc.last_error).lower():
+        await asyncio.sleep(0.05)
 
 
 async def publish_all(
@@ -177,7 +205,12 @@ async def publish_all(
             _check(f for f in futures if f.done())
             futures = [f for f in futures if not f.done()]
     if futures:
-        await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        # asyncio.wait, not gather: cancelled (credentials refused), it leaves no gathering
+        # future behind to complain that nobody read its exception.
+        done, pending = await asyncio.wait(futures, timeout=timeout)
+        _check(done)
+        if pending:
+            raise TimeoutError(f"{len(pending)} publishes unacknowledged after {timeout}s")
     return count
 
 
