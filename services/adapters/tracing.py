@@ -87,6 +87,7 @@ def configure_tracing(**resource: str) -> bool:
     except ImportError:
         return False
     if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        _tracer.cache_clear()
         return True  # configured already, by whoever runs us
     exporter: SpanExporter | None = None
     if os.environ.get("OTEL_TRACES_EXPORTER") == "console":
@@ -101,6 +102,7 @@ def configure_tracing(**resource: str) -> bool:
     provider = TracerProvider(resource=Resource.create(resource))
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+    _tracer.cache_clear()
     return True
 
 
@@ -112,6 +114,8 @@ def _load_tracer() -> Any:
         from opentelemetry import trace
     except ImportError:
         return None
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return None  # the API alone, or the SDK not set up: spans would go nowhere
     from services import __version__
 
     return trace.get_tracer("learner-records", __version__)

@@ -59,6 +59,7 @@ def test_traceparents_come_from_headers_binary_mode_or_the_event_itself() -> Non
 
 
 def test_without_opentelemetry_a_batch_span_is_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert tracing._load_tracer() is None  # the API is installed, but no SDK is set up
     monkeypatch.setitem(sys.modules, "opentelemetry", None)  # as if not installed
     assert tracing._load_tracer() is None
     monkeypatch.setattr(tracing, "_tracer", tracing._load_tracer)
