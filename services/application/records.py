@@ -207,6 +207,7 @@ class LearnerRecords:
                 self._forget([uln])
                 raise
             self._forget([uln])
+            self.store.finish_erasure(uln)
             return True
 
     def forget_where(self, belongs: Callable[[str], bool]) -> None:

@@ -48,12 +48,12 @@ from services.adapters.store.parked import ParkedTable
 from services.application.clock import Clock, SystemClock
 from services.application.ingest import PartitionWorker
 from services.application.ownership import Ownership, Role
-from services.application.records import LearnerRecords
 from services.application.relay import OutboxRelay
 from services.application.scheduler import ExpiryScheduler
 from services.entrypoints.config import ServiceSettings
 from services.entrypoints.operations.metrics import ServiceMetrics
 from services.entrypoints.operations.probe import StateProbe
+from services.entrypoints.wiring import open_records
 
 __all__ = ["RecordsService"]
 
@@ -80,7 +80,7 @@ class RecordsService:
         self.catalogue = catalogue or load_catalogue()
         self.clock: Clock = clock or SystemClock()
         self.nats_options = nats_options or {}
-        self.records = LearnerRecords(open_store(settings.store), self.catalogue, self.clock)
+        self.records = open_records(settings.store, self.catalogue, self.clock)
         self.parked = ParkedTable(self.records.store.recorder, self.records.store.codec.sealer)
         self.view: StatusView = open_status_view(settings.store, settings.views_path)
         self.query = StatusQuery(self.view, self._replay, lambda: self.clock.now().date())

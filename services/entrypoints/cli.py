@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "services.entrypoints.commands.replay",
     "services.entrypoints.commands.audit",
     "services.entrypoints.commands.export",
+    "services.entrypoints.commands.erase",
+    "services.entrypoints.commands.backfill",
     "services.entrypoints.commands.serve",
     "services.entrypoints.commands.status",
     "services.entrypoints.commands.rebuild",
@@ -40,9 +42,9 @@ def build_parser(
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
-            # Skipped only when the module itself (or its package) is absent: an installed
-            # wheel has no devtools. A module that exists but lacks a dependency fails loudly.
-            if error.name is None or not name.startswith(error.name):
+            # Only a dev command whose package is absent is skipped (an installed wheel has
+            # no devtools); a runtime command that cannot be imported fails loudly.
+            if name not in DEV_COMMAND_MODULES or error.name not in ("devtools", name):
                 raise
             continue
         module.register(subparsers)

@@ -14,7 +14,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
-from services.adapters.store.recorders import POSTGRES_TABLES, SideWrite
+from services.adapters.store.recorders import POSTGRES_TABLES, SideWrite, _run
 
 __all__ = ["PostgresStoreRecorder", "reach"]
 
@@ -50,8 +50,7 @@ class PostgresStoreRecorder(PostgresProcessRecorder):
     ) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
         for write in kwargs.get("side", ()):
-            if write.rows:
-                curs.executemany(write.sql[self.dialect], write.rows)
+            _run(curs, write.sql[self.dialect], write.rows)
 
     def select_learner_events(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every stored event of these learners, by learner then version: one query."""
@@ -89,5 +88,4 @@ class PostgresStoreRecorder(PostgresProcessRecorder):
         """Run statements of ours in one transaction of their own."""
         with self.datastore.transaction(commit=True) as curs:
             for write in writes:
-                if write.rows:
-                    curs.executemany(write.sql[self.dialect], write.rows)
+                _run(curs, write.sql[self.dialect], write.rows)

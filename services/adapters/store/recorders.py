@@ -83,7 +83,7 @@ class SQLiteStoreRecorder(SQLiteProcessRecorder):
     ) -> Sequence[int] | None:
         returning = super()._insert_events(c, stored_events, **kwargs)
         for write in kwargs.get("side", ()):
-            c.executemany(write.sql[self.dialect], write.rows)
+            _run(c, write.sql[self.dialect], write.rows)
         return returning
 
     # Reads of our own, each in one read transaction.
@@ -122,7 +122,16 @@ class SQLiteStoreRecorder(SQLiteProcessRecorder):
         """Run statements of ours in one transaction of their own."""
         with self.datastore.transaction(commit=True) as c:
             for write in writes:
-                c.executemany(write.sql[self.dialect], write.rows)
+                _run(c, write.sql[self.dialect], write.rows)
+
+
+def _run(cursor: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    # A statement with one empty row of parameters (a PRAGMA) is executed once; executemany
+    # is for data statements only.
+    if list(rows) == [()]:
+        cursor.execute(sql)
+    elif rows:
+        cursor.executemany(sql, rows)
 
 
 # What the rest of the adapter relies on: eventsourcing's process recorder plus ours.
