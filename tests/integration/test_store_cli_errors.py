@@ -21,6 +21,7 @@ READERS = [
     ["audit", ULN],
     ["export", ULN],
     ["rebuild"],
+    ["erase", ULN, "--reason", "asked by the learner"],
 ]
 # A command's own start-up (imports) takes about a second on the CI machine.
 WITHIN_S = 8.0
