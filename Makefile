@@ -4,12 +4,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Node.js tools the tests run on exported documents (JSON-LD, Verifiable Credentials):
-# pinned by the committed package-lock.json and installed with `npm ci`.
+# Node.js tools the tests run (pinned by the committed package-lock.json, installed with
+# `npm ci`): JSON-LD and Verifiable Credentials on exported documents; the official
+# AsyncAPI parser and ajv on contracts/.
 NODE_TOOLS := tools/node
 NODE_STAMP := $(NODE_TOOLS)/node_modules/.installed
+FUZZ_SECONDS ?= 60
 
-.PHONY: run test test-postgres postgres-bin lint typecheck unit bench schemas nats-config fmt clean
+.PHONY: run test test-postgres postgres-bin lint typecheck unit bench schemas nats-config fmt fuzz clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "learner-records needs Python 3.11 or newer")'
@@ -20,9 +22,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "learner_records_devtools.pth").write_text("$(CURDIR)\n")'
 	touch $(STAMP)
 
+# --ignore-scripts: none of these packages needs an install script, and one dependency's
+# would phone home (npm 11 skips unapproved ones anyway; this makes it explicit).
 $(NODE_STAMP): $(NODE_TOOLS)/package.json $(NODE_TOOLS)/package-lock.json
 	@command -v npm >/dev/null || { echo "the tests need Node.js 20+ and npm for $(NODE_TOOLS) (Debian: apt-get install nodejs npm)"; exit 2; }
-	cd $(NODE_TOOLS) && npm ci --no-audit --no-fund
+	cd $(NODE_TOOLS) && npm ci --ignore-scripts --no-audit --no-fund
 	touch $(NODE_STAMP)
 
 ## run: the service on its embedded default (a nats-server it starts, SQLite)
@@ -48,7 +52,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy contracts domain projections services devtools bench
+	$(BIN)/mypy contracts domain projections services devtools bench fuzz
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
@@ -65,6 +69,13 @@ schemas: $(STAMP)
 ## nats-config: regenerate deploy/'s NATS configs (one server, accounts, 3-node cluster)
 nats-config: $(STAMP)
 	$(BIN)/python -m devtools.nats_config
+
+## fuzz: coverage-guided fuzzing of the contract parser (atheris) for FUZZ_SECONDS (60);
+## what it learns goes to .fuzz/corpus, any finding to .fuzz/ (the seeds stay as committed)
+fuzz: $(STAMP)
+	mkdir -p .fuzz/corpus
+	$(BIN)/python fuzz/contracts_parser.py -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-rss_limit_mb=2048 -artifact_prefix=.fuzz/ .fuzz/corpus fuzz/corpus/contracts_parser
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis $(NODE_TOOLS)/node_modules
