@@ -33,6 +33,7 @@ from eventsourcing.persistence import PersistenceError, RecordConflictError, Tra
 from contracts.uln import is_valid_uln
 from projections.follower import backoff
 from services.adapters.store.parked import ParkedTable
+from services.adapters.tracing import batch_span, trace_ids, traceparents
 from services.application.parking import Parking
 from services.application.records import Inbound, LearnerRecords, MessageFault, Outcome
 
@@ -134,6 +135,8 @@ class PartitionWorker:
         self.stats = IngestStats()
         # Set while the store keeps failing: health reports the partition not ready.
         self.store_failing: str | None = None
+        # Bound to its consumer and its position loaded: ingesting (health).
+        self.opened = False
         self._parking: Parking | None = None
         self._redrive_checked = 0.0
         self._fresh_feed = False
@@ -162,6 +165,7 @@ class PartitionWorker:
         self._fresh_feed = True
         self.position = await self.writer(self.records.store.position, self.feed.tracking_name)
         self._parking = await self.writer(Parking, self.parked, self.feed.stream)
+        self.opened = True
         log.info(
             "partition.owned",
             partition=self.partition,
@@ -192,14 +196,29 @@ class PartitionWorker:
             for d in fresh
         ]
         tracking = Tracking(self.feed.tracking_name, fresh[-1].seq)
-        started = time.perf_counter()
-        outcomes = await self._store(inbound, tracking, fresh, stop)
-        if outcomes is None:
-            return  # stopping with the batch unstored: it stays unacked for the next owner
-        elapsed = time.perf_counter() - started
-        self.position = fresh[-1].seq
-        await self.feed.ack(fresh)
-        self._count(outcomes, elapsed)
+        parents = traceparents(fresh)
+        traced = {"trace_ids": ids} if (ids := trace_ids(parents)) else {}
+        # The batch's log lines (here and in the writer thread) name the traces it carries.
+        with (
+            structlog.contextvars.bound_contextvars(**traced),
+            batch_span(
+                "ingest.batch",
+                parents,
+                **{
+                    "messaging.system": "nats",
+                    "messaging.destination.name": self.feed.stream,
+                    "messaging.batch.message_count": len(fresh),
+                },
+            ),
+        ):
+            started = time.perf_counter()
+            outcomes = await self._store(inbound, tracking, fresh, stop)
+            if outcomes is None:
+                return  # stopping with the batch unstored: it stays unacked for the next owner
+            elapsed = time.perf_counter() - started
+            self.position = fresh[-1].seq
+            await self.feed.ack(fresh)
+            self._count(outcomes, elapsed)
         self.on_stored()
         self.on_batch(self.partition, outcomes, elapsed)
 

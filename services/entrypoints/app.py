@@ -10,7 +10,9 @@ One NATS connection (nats-py) carries everything. On it run:
   - ``relay``: the outbox relay, publishing stored decisions;
   - ``projection``: the status read model, in a process of its own;
 - the expiry scheduler, reviewing the learners of the partitions held here;
-- the status query, a NATS micro-service in a queue group (every replica answers).
+- the status query, a NATS micro-service in a queue group (every replica answers);
+- the state probe, polling stream and store figures for metrics and health
+  (services.entrypoints.operations).
 
 Shutdown runs in reverse: the roles finish what they hold and hand their leases back,
 so other replicas take over at once.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +51,9 @@ from services.application.ownership import Ownership, Role
 from services.application.relay import OutboxRelay
 from services.application.scheduler import ExpiryScheduler
 from services.entrypoints.config import ServiceSettings
-from services.entrypoints.logging import configure_logging, logging_settings
+from services.entrypoints.logging import apply_logging_settings, logging_settings
+from services.entrypoints.operations.metrics import ServiceMetrics
+from services.entrypoints.operations.probe import StateProbe
 from services.entrypoints.wiring import open_records
 
 __all__ = ["RecordsService"]
@@ -68,6 +73,7 @@ class RecordsService:
         catalogue: Catalogue | None = None,
         clock: Clock | None = None,
         nats_options: dict[str, Any] | None = None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         from services.adapters.catalogue_files import load_catalogue
 
@@ -86,6 +92,9 @@ class RecordsService:
         self.relay: OutboxRelay | None = None
         self.projection: StatusFollower | None = None
         self.ownership: Ownership | None = None
+        self.probe: StateProbe | None = None
+        self.metrics = metrics or ServiceMetrics()
+        self.metrics.watch(self)
         self.scheduler = ExpiryScheduler(
             self.records,
             self.view,
@@ -105,7 +114,10 @@ class RecordsService:
 
     async def write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        # In the caller's context, so that what a batch binds to its log lines (its trace
+        # ids) is on the lines logged in the writer thread too.
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await loop.run_in_executor(self._executor, call)
 
     def owns(self, uln: str) -> bool:
         partition = partition_of(uln, self.settings.streams.partitions)
@@ -133,9 +145,11 @@ class RecordsService:
         ]
         roles += [Role("relay", self._relay), Role("projection", self._projection)]
         self.ownership = Ownership(KvLeases(kv, settings.replica), roles, ttl=streams.lease_ttl)
+        self.probe = StateProbe(lambda: self.js, self.records.store, self.parked, streams)
         self._tasks = [
             self._task(self.ownership.run(self._stop), "ownership"),
             self._task(self.scheduler.run(self._stop), "scheduler"),
+            self._task(self.probe.run(self._stop), "probe"),
         ]
         log.info(
             "service.started",
@@ -186,6 +200,7 @@ class RecordsService:
             batch=self.settings.streams.fetch_batch,
             fetch_timeout=self.settings.fetch_timeout,
             on_stored=self.stored,
+            on_batch=self.metrics.batch_stored,
             belongs=lambda uln: partition_of(uln, partitions) == partition,
         )
         self.workers[partition] = worker
@@ -193,6 +208,7 @@ class RecordsService:
             await worker.run(stop)
         finally:
             self.workers.pop(partition, None)
+            self.metrics.worker_ended(worker)
             # What this replica held in memory may be stale once another replica writes.
             partitions = self.settings.streams.partitions
             await self.write(
@@ -219,6 +235,7 @@ class RecordsService:
                     await relay.catch_up()  # whatever the last batches decided goes out
         finally:
             self.relay = None
+            self.metrics.relay_ended(relay)
 
     async def _projection(self, stop: asyncio.Event) -> None:
         if not self.settings.projection_process:
@@ -309,7 +326,7 @@ def projection_in_child(
     logging: dict[str, Any],
 ) -> StatusProjection:
     """The status projection as built in its own process (run_in_process pickles this)."""
-    configure_logging(**logging)
+    apply_logging_settings(logging)
     catalogue = Catalogue(qualifications)
     store = open_store(settings.store)
     view = open_status_view(settings.store, settings.views_path)

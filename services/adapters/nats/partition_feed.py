@@ -31,13 +31,18 @@ from nats.js import JetStreamContext
 
 from services.adapters.nats.streams import Streams
 
-__all__ = ["Delivery", "FeedLostError", "PartitionFeed"]
+__all__ = ["Delivery", "FeedLostError", "PartitionFeed", "tracking_name"]
 
 log = structlog.get_logger(__name__)
 
 # How long a fetch lingers for more once it has something: short, so a trickle of
 # events is not held back to fill a batch.
 _GATHER_S = 0.005
+
+
+def tracking_name(stream: str, created: datetime | None) -> str:
+    """The store's name for the position reached in ``stream`` (PartitionFeed.tracking_name)."""
+    return f"{stream}@{created.isoformat() if created else '?'}"
 
 
 class FeedLostError(RuntimeError):
@@ -82,8 +87,7 @@ class PartitionFeed:
         """The store's name for this stream's position. It includes the stream's creation
         time: a stream deleted and created again restarts its sequences at 1, and a
         position kept from the old one would skip the new messages."""
-        created = self.created.isoformat() if self.created else "?"
-        return f"{self.stream}@{created}"
+        return tracking_name(self.stream, self.created)
 
     async def open(self) -> None:
         await self.close()  # opened again after a loss: the old subscription goes

@@ -6,7 +6,7 @@ when a store is on PostgreSQL. See services.adapters.store.recorders.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +16,26 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from services.adapters.store.recorders import POSTGRES_TABLES, SideWrite, _run
 
-__all__ = ["PostgresStoreRecorder"]
+__all__ = ["PostgresStoreRecorder", "reach"]
+
+
+def reach(env: Mapping[str, str]) -> None:
+    """Connect once, directly, and hang up: raises what the server said.
+
+    eventsourcing's pool retries a refused connection until its timeout and then reports
+    only that it could not get one; a direct attempt says at once why (a wrong password,
+    no such database, nothing listening), which is what a person at a command line needs.
+    """
+    import psycopg
+
+    psycopg.connect(
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        dbname=env["POSTGRES_DBNAME"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+    ).close()
 
 
 class PostgresStoreRecorder(PostgresProcessRecorder):
@@ -49,6 +68,16 @@ class PostgresStoreRecorder(PostgresProcessRecorder):
                 )
                 for r in curs.fetchall()
             ]
+
+    def count_notifications(self, after: int, topics: Sequence[str]) -> int:
+        """How many notifications of these topics lie after position ``after``."""
+        statement = SQL(
+            "SELECT COUNT(*) AS n FROM {0}.{1} WHERE notification_id > %s AND topic = ANY(%s)"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (after, list(topics)))
+            row = curs.fetchone()
+            return int(row["n"]) if row else 0
 
     def query(self, sql: dict[str, str], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as curs:

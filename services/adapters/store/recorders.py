@@ -102,6 +102,17 @@ class SQLiteStoreRecorder(SQLiteProcessRecorder):
             c.execute(statement, [i.hex for i in originator_ids])
             return [StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
 
+    def count_notifications(self, after: int, topics: Sequence[str]) -> int:
+        """How many notifications of these topics lie after position ``after`` (the
+        relay's lag: a range scan of the rows after it, none of their states read)."""
+        marks = ",".join("?" * len(topics))
+        statement = (
+            f"SELECT COUNT(*) FROM {self.events_table_name} WHERE rowid > ? AND topic IN ({marks})"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, [after, *topics])
+            return int(c.fetchone()[0])
+
     def query(self, sql: dict[str, str], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql[self.dialect], params)

@@ -183,6 +183,10 @@ class RecordsStore:
     def last_position(self) -> int:
         return int(self.recorder.max_notification_id() or 0)
 
+    def pending(self, after: int, topics: Sequence[str]) -> int:
+        """How many notifications of ``topics`` a reader at ``after`` has still to read."""
+        return int(self.recorder.count_notifications(after, topics))
+
     def iter_log(self, page: int = 5_000) -> Iterator[Logged]:
         after = 0
         while entries := self.log(after, page):

@@ -22,7 +22,7 @@ from services.adapters.catalogue_files import load_catalogue
 from services.adapters.store import StoreUnavailableError, store_location
 from services.application.clock import SystemClock
 from services.application.replay import lines_of, replay_as_lived
-from services.entrypoints.commands._args import iso_date
+from services.entrypoints.commands._args import description, iso_date
 from services.entrypoints.commands._output import console, fail, print_json
 from services.entrypoints.wiring import open_records
 
@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "backfill",
         help="store old CloudEvents as if each had arrived at its own time",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=description(__doc__),
     )
     parser.add_argument("file", type=Path, help="CloudEvents, one JSON object per line")
     parser.add_argument(

@@ -18,7 +18,7 @@ from typing import Any
 
 from services.adapters.catalogue_files import load_catalogue
 from services.adapters.store import StoreUnavailableError, redact, store_location
-from services.entrypoints.commands._args import uln
+from services.entrypoints.commands._args import description, uln
 from services.entrypoints.commands._output import EXIT_NOT_FOUND, console, fail, print_json
 from services.entrypoints.wiring import open_records
 
@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "erase",
         help="destroy a learner's key: their personal data becomes unreadable for good",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=description(__doc__),
     )
     parser.add_argument("uln", type=uln, metavar="ULN")
     parser.add_argument(
