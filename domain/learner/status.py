@@ -95,11 +95,18 @@ class RegistrationView:
 
 
 def registration_view(
-    record: LearnerRecord, registration: Registration, catalogue: Catalogue, as_of: date
+    record: LearnerRecord,
+    registration: Registration,
+    catalogue: Catalogue,
+    as_of: date,
+    achievements: dict[str, Achievement] | None = None,
 ) -> RegistrationView:
+    """``achievements``: the record's standing units as of ``as_of``, when the caller has
+    them already (one learner's registrations all share them)."""
     qualification = catalogue.qualification(registration.qualification)
     claim_by = qualification.dates.claim_by
-    achievements = record.achieved_units(as_of)
+    if achievements is None:
+        achievements = record.achieved_units(as_of)
     evaluation = evaluate(
         qualification,
         {urn: a.achieved_on for urn, a in achievements.items()},
@@ -138,8 +145,15 @@ def registration_views(
 ) -> list[RegistrationView]:
     """Every registration in force by ``as_of`` (registered on or before it), but those
     of the qualifications in ``skip``."""
-    return [
-        registration_view(record, registration, catalogue, as_of)
+    wanted = [
+        registration
         for qualification, registration in sorted(record.registrations.items())
         if registration.registered_on <= as_of and qualification not in skip
+    ]
+    if not wanted:
+        return []
+    achievements = record.achieved_units(as_of)
+    return [
+        registration_view(record, registration, catalogue, as_of, achievements)
+        for registration in wanted
     ]
