@@ -1,17 +1,15 @@
-"""NatsOptions: one description of a NATS connection, for nats-py and FastStream alike."""
+"""NatsOptions: one description of a NATS connection, turned into nats-py's settings."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from faststream.nats.security import NatsNKey, NatsUserPassword
 
 from services.adapters.nats.connection import (
     NatsOptions,
     connect_settings,
     describe_error,
-    faststream_security,
 )
 
 
@@ -42,20 +40,17 @@ def test_contradictory_options_are_refused(fields: dict[str, object], message: s
         NatsOptions(**fields)  # type: ignore[arg-type]
 
 
-def test_each_way_of_authenticating_reaches_nats_py_and_faststream(tmp_path: Path) -> None:
+def test_each_way_of_authenticating_reaches_nats_py(tmp_path: Path) -> None:
     seed = tmp_path / "service.nk"
     nkey = NatsOptions(nkey_file=seed)
     assert connect_settings(nkey)["nkeys_seed"] == str(seed)
-    assert isinstance(faststream_security(nkey), NatsNKey)
 
     password = NatsOptions(user="u", password="p")
     assert (connect_settings(password)["user"], connect_settings(password)["password"]) == (
         "u",
         "p",
     )
-    assert isinstance(faststream_security(password), NatsUserPassword)
 
-    assert faststream_security(NatsOptions()) is None
     assert "tls" not in connect_settings(NatsOptions())
 
 

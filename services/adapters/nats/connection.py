@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import nats
 import nats.errors
@@ -22,9 +22,6 @@ import structlog
 from nats.aio.client import Client
 
 from services.adapters.redaction import redact
-
-if TYPE_CHECKING:
-    from faststream.nats.security import NatsSecurity
 
 __all__ = [
     "DEFAULT_URL",
@@ -36,7 +33,6 @@ __all__ = [
     "connect_once",
     "connect_settings",
     "describe_error",
-    "faststream_security",
 ]
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
@@ -119,28 +115,9 @@ def connect_settings(options: NatsOptions) -> dict[str, Any]:
     return settings
 
 
-def faststream_security(options: NatsOptions) -> NatsSecurity | None:
-    """The same credentials and TLS for FastStream's NatsBroker (its ``security=``)."""
-    from faststream.nats.security import (
-        NatsCredentials,
-        NatsNKey,
-        NatsSecurity,
-        NatsUserPassword,
-    )
-
-    context = options.ssl_context()
-    if options.creds_file is not None:
-        return NatsCredentials.from_file(options.creds_file, ssl_context=context)
-    if options.nkey_file is not None:
-        return NatsNKey.from_file(options.nkey_file, ssl_context=context)
-    if options.user is not None:
-        return NatsUserPassword(options.user, options.password or "", ssl_context=context)
-    return NatsSecurity(ssl_context=context) if context is not None else None
-
-
 class ConnectionEvents:
-    """nats-py's connection callbacks, logged through structlog: for connect() and for
-    FastStream's broker alike, so both report an outage the same way.
+    """nats-py's connection callbacks, logged through structlog, so every connection
+    reports an outage the same way.
 
     A failing connection is retried every ``reconnect_time_wait``; its error is logged
     at the first failure, when it changes, and every 30 s while it lasts, never as a
