@@ -522,6 +522,28 @@ def test_the_same_identity_with_other_content_is_a_conflicting_duplicate(
     assert list(learner.record.registrations) == [OCR_L3]
 
 
+def test_a_conflicting_duplicate_sent_again_is_refused_once(
+    learner: Learner, catalogue: Catalogue, events: EventFactory
+) -> None:
+    take(learner, catalogue, events.registered(ULN, OCR_L3, date(2016, 1, 4), id="reg-1"))
+    conflicting = events.registered(ULN, OCR_L4, date(2016, 1, 4), id="reg-1")
+    # Malformed, but reusing the accepted event's identity: refused for what it is.
+    malformed = orjson.loads(conflicting)
+    del malformed["data"]["centre"]
+    # Malformed with no readable id at all: known by its bytes alone.
+    nameless = {**orjson.loads(conflicting), "id": None}
+    for raw in (conflicting, orjson.dumps(malformed), orjson.dumps(nameless)):
+        assert take(learner, catalogue, raw).outcome == "rejected"
+        # The same bytes again (a redelivery): no second refusal, no second rejection.
+        again = take(learner, catalogue, raw)
+        assert (again.outcome, again.decisions) == ("duplicate", ())
+    assert [r.reason for r in learner.record.refusals] == [
+        "conflicting_duplicate",
+        "malformed",
+        "malformed",
+    ]
+
+
 def test_a_refused_event_sent_again_is_a_duplicate_not_a_second_rejection(
     learner: Learner, catalogue: Catalogue, events: EventFactory
 ) -> None:
