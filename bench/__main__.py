@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench import rules
+from bench import contracts, rules
 
 # Later benchmarks (end to end) append their main here.
-BENCHMARKS: list[Callable[[], None]] = [rules.main]
+BENCHMARKS: list[Callable[[], None]] = [rules.main, contracts.main]
 
 # End to end (bench/_common.py; BENCH=quick for a small run). The summary line is last.
 from bench import baseline, e2e, inprocess, latency, rebuild, rss  # noqa: E402

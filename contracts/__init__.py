@@ -2,14 +2,29 @@
 
 ``parse_inbound`` / ``parse_outbound`` / ``parse_status_request`` turn wire
 bytes into typed, validated models or raise ``ContractError`` with a
-``RejectionReason`` (``malformed`` or ``invalid_uln``) and a detail naming the field.
+``RejectionReason`` (``malformed`` or ``invalid_uln``) and a detail naming the field
+or the limit (``contracts.limits``). ``parse_inbound`` reads both CloudEvents NATS
+content modes (``contracts.binding``) and checks the NATS subject it came on.
 """
 
 from __future__ import annotations
 
+from contracts.binding import ContentMode, content_mode
 from contracts.cloudevents import JSON_CONTENT_TYPE, SPECVERSION, CloudEvent, event_type_of
+from contracts.echo import echo_of
 from contracts.errors import ContractError, RejectionReason
 from contracts.fields import is_urn
+from contracts.headers import (
+    CE_HEADER_PREFIX,
+    CLOUDEVENTS_JSON_CONTENT_TYPE,
+    CONTENT_TYPE_HEADER,
+    DEAD_LETTER_HEADERS,
+    MSG_ID_HEADER,
+    OUTBOUND_HEADERS,
+    TRACEPARENT_HEADER,
+    TRACESTATE_HEADER,
+    outbound_headers,
+)
 from contracts.inbound import (
     INBOUND_EVENT_CLASSES,
     INBOUND_EVENT_TYPES,
@@ -30,6 +45,17 @@ from contracts.inbound import (
     UnitAchievedEvent,
 )
 from contracts.jsonio import canonical_json_bytes, raw_digest
+from contracts.limits import (
+    ECHO_MAX_BYTES,
+    LIMITS,
+    MAX_DEPTH,
+    MAX_DETAIL_CHARS,
+    MAX_ID_CHARS,
+    MAX_INTEGER,
+    MAX_MESSAGE_BYTES,
+    MAX_SOURCE_CHARS,
+    MAX_STRING_CHARS,
+)
 from contracts.outbound import (
     DECISION_EVENT_CLASSES,
     OUTBOUND_EVENT_CLASSES,
@@ -57,6 +83,7 @@ from contracts.outbound import (
     rejection_subject,
 )
 from contracts.parsing import parse_inbound, parse_outbound, parse_status_request
+from contracts.schema_ids import data_schema_id, schema_id
 from contracts.status import (
     RegistrationState,
     RegistrationStatus,
@@ -70,22 +97,41 @@ from contracts.subjects import (
     OUTBOUND_SUBJECTS,
     STATUS_QUERY_SUBJECT,
     inbound_subject,
+    learner_token,
+    nats_subject_problem,
     outbound_subject,
 )
 from contracts.uln import Uln, is_valid_uln, make_uln, uln_check_digit, uln_problem
 
 __all__ = [
+    "CE_HEADER_PREFIX",
+    "CLOUDEVENTS_JSON_CONTENT_TYPE",
+    "CONTENT_TYPE_HEADER",
+    "DEAD_LETTER_HEADERS",
     "DECISION_EVENT_CLASSES",
+    "ECHO_MAX_BYTES",
     "INBOUND_EVENT_CLASSES",
     "INBOUND_EVENT_TYPES",
     "INBOUND_SUBJECTS",
     "JSON_CONTENT_TYPE",
+    "LIMITS",
+    "MAX_DEPTH",
+    "MAX_DETAIL_CHARS",
+    "MAX_ID_CHARS",
+    "MAX_INTEGER",
+    "MAX_MESSAGE_BYTES",
+    "MAX_SOURCE_CHARS",
+    "MAX_STRING_CHARS",
+    "MSG_ID_HEADER",
     "OUTBOUND_EVENT_CLASSES",
     "OUTBOUND_EVENT_TYPES",
+    "OUTBOUND_HEADERS",
     "OUTBOUND_SUBJECTS",
     "SERVICE_SOURCE",
     "SPECVERSION",
     "STATUS_QUERY_SUBJECT",
+    "TRACEPARENT_HEADER",
+    "TRACESTATE_HEADER",
     "UNKNOWN_LEARNER",
     "AchievementRevoked",
     "AchievementRevokedEvent",
@@ -95,6 +141,7 @@ __all__ = [
     "CertificationEligible",
     "CertificationEligibleEvent",
     "CloudEvent",
+    "ContentMode",
     "ContractError",
     "CountedUnit",
     "CreditTransferred",
@@ -131,17 +178,24 @@ __all__ = [
     "WindowExpired",
     "WindowExpiredEvent",
     "canonical_json_bytes",
+    "content_mode",
+    "data_schema_id",
+    "echo_of",
     "event_type_of",
     "inbound_subject",
     "is_urn",
     "is_valid_uln",
+    "learner_token",
     "make_uln",
+    "nats_subject_problem",
+    "outbound_headers",
     "outbound_subject",
     "parse_inbound",
     "parse_outbound",
     "parse_status_request",
     "raw_digest",
     "rejection_subject",
+    "schema_id",
     "uln_check_digit",
     "uln_problem",
 ]

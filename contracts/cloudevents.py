@@ -7,13 +7,15 @@ Each message type subclasses ``CloudEvent[SomeData]`` and narrows ``type`` to a
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Final, Generic, Literal, Self, TypeVar, get_args
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Literal, Self, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from contracts.fields import NonEmptyStr, Timestamp, UriReference
+from contracts.fields import EventId, Timestamp, UriReference
 from contracts.jsonio import canonical_json_bytes, sha256_digest
+from contracts.limits import MAX_STRING_CHARS
 
 __all__ = [
     "EXTENSION_NAME_PATTERN",
@@ -22,6 +24,7 @@ __all__ = [
     "CloudEvent",
     "Extension",
     "event_type_of",
+    "wire_time",
 ]
 
 SPECVERSION: Final = "1.0"
@@ -38,10 +41,17 @@ DataT = TypeVar("DataT", bound=BaseModel)
 def _envelope_schema(schema: dict[str, Any]) -> None:
     # Every core attribute name also fits the extension pattern, so one
     # propertyNames rule covers both; extensions are scalars (CloudEvents'
-    # String, Integer, Boolean in JSON).
+    # String, Integer, Boolean in JSON). anyOf rather than a type array: ajv's
+    # strict mode refuses union types unless told to allow them.
     if schema.get("additionalProperties") is not False:
-        schema["propertyNames"] = {"pattern": EXTENSION_NAME_PATTERN}
-        schema["additionalProperties"] = {"type": ["string", "integer", "boolean"]}
+        schema["propertyNames"] = {"type": "string", "pattern": EXTENSION_NAME_PATTERN}
+        schema["additionalProperties"] = {
+            "anyOf": [
+                {"type": "string", "maxLength": MAX_STRING_CHARS},
+                {"type": "integer", "minimum": _INT32.start, "maximum": _INT32.stop - 1},
+                {"type": "boolean"},
+            ]
+        }
 
 
 class CloudEvent(BaseModel, Generic[DataT]):
@@ -60,9 +70,7 @@ class CloudEvent(BaseModel, Generic[DataT]):
     # absent: in CloudEvents JSON a null attribute means no attribute.
     _OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ("datacontenttype", "dataschema")
 
-    id: NonEmptyStr = Field(
-        description="unique within its source; (source, id) identifies the event"
-    )
+    id: EventId = Field(description="unique within its source; (source, id) identifies the event")
     source: UriReference = Field(description="URI-reference naming the publisher")
     specversion: Literal["1.0"]
     type: str
@@ -70,25 +78,41 @@ class CloudEvent(BaseModel, Generic[DataT]):
     subject: str
     data: DataT
 
+    # The wire form and digest once known (see wire_and_digest). Plain slots, not
+    # pydantic private attributes: those cost a few µs on every model built, and
+    # the ingest path builds one per event. Not fields, so equality ignores them.
+    __slots__ = ("_digest", "_wire")
+    if TYPE_CHECKING:
+        _wire: dict[str, Any]
+        _digest: str | None
+
     @model_validator(mode="after")
-    def _check_extensions(self) -> Self:
-        # In CloudEvents JSON a null attribute is an absent one, so a null
-        # extension is dropped. Done here rather than in a "before" validator,
-        # which would turn JSON-mode validation into Python-mode validation
-        # (and strict Python mode refuses a JSON array for a tuple).
-        extra = self.model_extra or {}
-        for name in [name for name, value in extra.items() if value is None]:
-            del extra[name]
-        for name, value in extra.items():
-            _check_extension(name, value)
+    def _check(self) -> Self:
+        # The one model-level validator: every call from pydantic-core into Python
+        # costs, and the ingest path validates every event. Subclasses add theirs
+        # in _check_more.
+        extra = self.__pydantic_extra__
+        if extra:
+            # In CloudEvents JSON a null attribute is an absent one, so a null
+            # extension is dropped. Done here rather than in a "before" validator,
+            # which would turn JSON-mode validation into Python-mode validation
+            # (and strict Python mode refuses a JSON array for a tuple).
+            for name in [name for name, value in extra.items() if value is None]:
+                del extra[name]
+            for name, value in extra.items():
+                _check_extension(name, value)
+        self._check_more()
         return self
+
+    def _check_more(self) -> None:
+        """A subclass's own model-level checks; raise PydanticCustomError to refuse."""
 
     @property
     def extensions(self) -> dict[str, Extension]:
         return dict(self.model_extra or {})
 
     def to_wire(self) -> dict[str, Any]:
-        """The event as the JSON object it is on the wire."""
+        """The event as the JSON object it is in structured mode (a fresh dict)."""
         wire = self.model_dump(mode="json")
         for name in self._OMIT_WHEN_NONE:
             if wire.get(name, "") is None:
@@ -100,22 +124,56 @@ class CloudEvent(BaseModel, Generic[DataT]):
         return canonical_json_bytes(self.to_wire())
 
     def wire_and_digest(self) -> tuple[dict[str, Any], str]:
-        """``to_wire()`` and ``digest()`` from one serialisation (the ingest hot path)."""
-        wire = self.to_wire()
-        return wire, sha256_digest(canonical_json_bytes(wire))
+        """``to_wire()`` and ``digest()`` at once, cheaply: the ingest hot path.
+
+        For a parsed event both were taken from the parsed message, which holds exactly
+        ``to_wire()``'s content (tests/unit/test_contracts_speed.py checks this), so no
+        second serialisation is needed. Treat the dict as read-only: it may be shared.
+        """
+        try:
+            wire, digest = self._wire, self._digest
+        except AttributeError:  # built by the service, not parsed
+            wire, digest = self.to_wire(), None
+            object.__setattr__(self, "_wire", wire)
+        if digest is None:
+            digest = sha256_digest(canonical_json_bytes(wire))
+            object.__setattr__(self, "_digest", digest)
+        return wire, digest
 
     def digest(self) -> str:
-        """``sha256:<hex>`` of the canonical JSON of the whole event, extensions included.
+        """``sha256:<hex>`` of the canonical JSON of the whole event in structured mode.
 
-        Two deliveries of one event digest alike however their keys were
-        ordered or spaced; any change of content changes the digest. With
-        (source, id) it tells a redelivery from a conflicting duplicate.
+        Extensions are included. Two deliveries of one event digest alike however
+        their keys were ordered or spaced, and in either CloudEvents mode; any change
+        of content changes the digest. With (source, id) it tells a redelivery from a
+        conflicting duplicate.
         """
-        return sha256_digest(self.to_json_bytes())
+        return self.wire_and_digest()[1]
+
+    def _keep_wire(self, message: dict[str, Any]) -> None:
+        """Remember the wire form of a parsed ``message``, which it takes over.
+
+        Only the parser calls this, with the dict it has just read and owns.
+        It is ``message`` without its null attributes (in CloudEvents JSON a null
+        attribute is an absent one) and with ``time`` in the one spelling pydantic
+        writes; every other value already reads as pydantic would write it.
+        """
+        wire = message
+        if None in message.values():
+            wire = {name: value for name, value in message.items() if value is not None}
+        wire["time"] = wire_time(self.time)
+        object.__setattr__(self, "_wire", wire)
+        object.__setattr__(self, "_digest", None)
 
     @classmethod
     def event_type(cls) -> str:
         return event_type_of(cls)
+
+
+def wire_time(value: datetime) -> str:
+    """``value`` as pydantic writes a datetime in JSON: ISO 8601, UTC as ``Z``."""
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def event_type_of(model: type[BaseModel]) -> str:
@@ -135,7 +193,16 @@ def _check_extension(name: str, value: Any) -> None:
             "unknown attribute {name}: extension names are 1-20 of a-z and 0-9",
             {"name": repr(name)},
         )
-    if isinstance(value, bool | str) or (isinstance(value, int) and value in _INT32):
+    if isinstance(value, str):
+        if len(value) <= MAX_STRING_CHARS:
+            return
+        raise PydanticCustomError(
+            "extension",
+            "extension attribute {name}: {length} characters, over the limit MAX_STRING_CHARS"
+            " = {limit}",
+            {"name": repr(name), "length": len(value), "limit": MAX_STRING_CHARS},
+        )
+    if isinstance(value, bool) or (isinstance(value, int) and value in _INT32):
         return
     raise PydanticCustomError(
         "extension",

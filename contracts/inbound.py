@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal, Self, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import Field
+from pydantic_core import PydanticCustomError
 
 from contracts.cloudevents import SPECVERSION, CloudEvent
-from contracts.fields import AbsoluteUri, IsoDate, JsonMediaType, NonEmptyStr, Urn
+from contracts.fields import AbsoluteUri, EventId, IsoDate, JsonMediaType, NonEmptyStr, Urn
+from contracts.limits import MAX_STRING_CHARS
 from contracts.model import ContractModel
 from contracts.uln import Uln, check_subject_is_the_learner
 
@@ -32,7 +34,10 @@ __all__ = [
     "UnitAchievedEvent",
 ]
 
-QualificationId = Annotated[str, Field(min_length=1, description="catalogue id, e.g. 500/9203/0")]
+QualificationId = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_STRING_CHARS, description="catalogue id, e.g. 500/9203/0"),
+]
 
 
 class InboundData(ContractModel):
@@ -83,9 +88,7 @@ class CreditTransferred(InboundData):
 class AchievementRevoked(InboundData):
     """Voids an earlier achievement or transfer from the start; it has no date of its own."""
 
-    revokes: NonEmptyStr = Field(
-        description="the id of the unit.achieved or credit.transferred event"
-    )
+    revokes: EventId = Field(description="the id of the unit.achieved or credit.transferred event")
     reason: NonEmptyStr
 
 
@@ -118,10 +121,8 @@ class InboundEnvelope(CloudEvent[InboundDataT]):
     datacontenttype: JsonMediaType | None = None
     dataschema: AbsoluteUri | None = None
 
-    @model_validator(mode="after")
-    def _subject_is_the_learner(self) -> Self:
+    def _check_more(self) -> None:
         check_subject_is_the_learner(self.subject, self.data.uln)
-        return self
 
     @classmethod
     def create(cls, *, id: str, source: str, time: datetime, data: InboundDataT) -> Self:
@@ -147,6 +148,18 @@ class InboundEnvelope(CloudEvent[InboundDataT]):
 
 class LearnerRegisteredEvent(InboundEnvelope[LearnerRegistered]):
     type: Literal["learner.registered.v1"]
+
+    def _check_more(self) -> None:
+        super()._check_more()
+        # A learner cannot be registered by an event sent before they were born; such
+        # a date is a publisher's error, not a fact to decide on (an age of -7976).
+        # The day is the event's own, in its own offset. The value is never quoted:
+        # a refusal must not spread a date of birth.
+        if self.data.date_of_birth > self.time.date():
+            raise PydanticCustomError(
+                "date_of_birth_after_time",
+                "data.date_of_birth must not be after the day of the event's time",
+            )
 
 
 class UnitAchievedEvent(InboundEnvelope[UnitAchieved]):

@@ -4,29 +4,32 @@ One schema per message: ``contracts/schemas/<event-type>.json`` for every
 inbound and outbound CloudEvent, ``status.request.json`` and
 ``status.reply.json`` for the status query. Inbound schemas describe what we
 accept (validation mode), outbound ones what we publish (serialisation mode).
+Each has a stable ``$id`` (``contracts.schema_ids``); outbound events name
+``<$id>#/properties/data`` in ``dataschema``. Inbound schemas
+state the limits of ``contracts.limits`` that JSON Schema cannot say itself.
 Output is deterministic: sorted keys, two-space indent, a trailing newline.
 
-When ``contracts/asyncapi.py`` exists and defines
-``asyncapi_document(schemas: Mapping[str, dict]) -> dict``, its result is
-written to ``contracts/asyncapi.json`` alongside (the schemas are passed by
-message name, so the document can embed or reference them).
+``contracts/asyncapi.json`` is written alongside, by ``devtools.asyncapi`` from these
+same schemas (its payloads reference the files), so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from contracts.inbound import INBOUND_EVENT_CLASSES
+from contracts.limits import INBOUND_LIMITS
 from contracts.outbound import OUTBOUND_EVENT_CLASSES
+from contracts.schema_ids import schema_id
 from contracts.status import StatusReply, StatusRequest
+from devtools.asyncapi import asyncapi_document
 
 __all__ = [
     "CONTRACTS_DIR",
@@ -48,10 +51,6 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 Mode = Literal["validation", "serialization"]
 
 
-class _AsyncApiModule(Protocol):
-    def asyncapi_document(self, schemas: Mapping[str, dict[str, Any]]) -> dict[str, Any]: ...
-
-
 def _messages() -> list[tuple[str, type[BaseModel], Mode]]:
     return [
         *((cls.event_type(), cls, "validation") for cls in INBOUND_EVENT_CLASSES),
@@ -65,9 +64,26 @@ def message_schemas() -> dict[str, dict[str, Any]]:
     """Every message's JSON Schema by message name (the event type, or ``status.*``)."""
     schemas: dict[str, dict[str, Any]] = {}
     for name, model, mode in _messages():
-        schema = model.model_json_schema(mode=mode)
-        schemas[name] = {"$schema": SCHEMA_DIALECT, "title": name, **_without_title(schema)}
+        schema = _without_title(model.model_json_schema(mode=mode))
+        if mode == "validation" and "data" in schema.get("properties", {}):
+            schema["description"] = _inbound_description()
+        schemas[name] = {
+            "$schema": SCHEMA_DIALECT,
+            "$id": schema_id(name),
+            "title": name,
+            **schema,
+        }
     return schemas
+
+
+def _inbound_description() -> str:
+    limits = "; ".join(limit.describe() for limit in INBOUND_LIMITS)
+    return (
+        "An inbound CloudEvent on records.in.<ULN>: this object in structured mode, or in "
+        "binary mode its attributes as ce-* headers and its data as the body (CloudEvents "
+        "NATS binding 1.0.3). Refused as malformed over any of these limits "
+        f"(contracts/limits.py), the detail naming it: {limits}."
+    )
 
 
 def _without_title(schema: dict[str, Any]) -> dict[str, Any]:
@@ -84,21 +100,8 @@ def expected_files() -> dict[str, str]:
     """Every generated file's text, by path relative to the contracts package."""
     schemas = message_schemas()
     files = {f"{SCHEMAS_DIR}/{name}.json": render(schema) for name, schema in schemas.items()}
-    asyncapi = _asyncapi_module()
-    if asyncapi is not None:
-        files[ASYNCAPI_FILE] = render(asyncapi.asyncapi_document(schemas))
+    files[ASYNCAPI_FILE] = render(asyncapi_document(schemas))
     return files
-
-
-def _asyncapi_module() -> _AsyncApiModule | None:
-    """The hook: ``contracts.asyncapi`` when someone has written it, else None."""
-    try:
-        module = importlib.import_module("contracts.asyncapi")
-    except ModuleNotFoundError as error:
-        if error.name != "contracts.asyncapi":
-            raise
-        return None
-    return cast(_AsyncApiModule, module)
 
 
 def stale_files(root: Path = CONTRACTS_DIR) -> list[str]:

@@ -1,7 +1,7 @@
 """The learner status read model in PostgreSQL, beside a PostgreSQL event store.
 
 Two tables in the store's own database, written by psycopg in transactions of their
-own: ``registration_status`` (one row per registration) and ``view_position``, moved in
+own: ``learner_registrations`` (one row per registration) and ``view_position``, moved in
 the same transaction as the rows, under a row lock on the position, so two writers
 (a rebuild, a replica that lost its lease) can never interleave. See
 projections.status_view for what the view holds and promises.
@@ -23,15 +23,16 @@ from projections.status_view import PositionConflictError, Row, rows_of
 __all__ = ["PostgresStatusView"]
 
 _SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS registration_status ("
+    "CREATE TABLE IF NOT EXISTS learner_registrations ("
     "uln text NOT NULL, qualification text NOT NULL, status text NOT NULL, "
-    "claim_by text NOT NULL, document text NOT NULL, PRIMARY KEY (uln, qualification))",
-    "CREATE INDEX IF NOT EXISTS registration_status_open_by_claim_by "
-    "ON registration_status (claim_by, uln) WHERE status IN ('eligible', 'in_progress')",
+    "claim_by text NOT NULL, expiry_due integer NOT NULL, document text NOT NULL, "
+    "PRIMARY KEY (uln, qualification))",
+    "CREATE INDEX IF NOT EXISTS learner_registrations_expiry_due "
+    "ON learner_registrations (claim_by, uln) WHERE expiry_due = 1",
     "CREATE TABLE IF NOT EXISTS view_position (view text PRIMARY KEY, position bigint NOT NULL)",
 ]
-_VIEW = "learner_status"
-_INSERT = "INSERT INTO registration_status VALUES (%s, %s, %s, %s, %s)"
+_VIEW = "learner_registrations"
+_INSERT = "INSERT INTO learner_registrations VALUES (%s, %s, %s, %s, %s, %s)"
 
 
 class PostgresStatusView:
@@ -64,7 +65,7 @@ class PostgresStatusView:
     ) -> None:
         with self._transaction(durable=durable) as cur:
             self._move(cur, expected, position)
-            cur.execute("DELETE FROM registration_status WHERE uln = ANY(%s)", (list(learners),))
+            cur.execute("DELETE FROM learner_registrations WHERE uln = ANY(%s)", (list(learners),))
             rows = [row for uln, docs in learners.items() for row in rows_of(uln, docs)]
             if rows:
                 cur.executemany(_INSERT, rows)
@@ -72,9 +73,10 @@ class PostgresStatusView:
     def replace(self, position: int, rows: Iterable[Row]) -> None:
         with self._transaction(durable=False) as cur:
             cur.execute("SELECT position FROM view_position WHERE view = %s FOR UPDATE", (_VIEW,))
-            cur.execute("DELETE FROM registration_status")
+            cur.execute("DELETE FROM learner_registrations")
             with cur.copy(
-                "COPY registration_status (uln, qualification, status, claim_by, document) "
+                "COPY learner_registrations (uln, qualification, status, claim_by, expiry_due, "
+                "document) "
                 "FROM STDIN"
             ) as copy:
                 for row in rows:
@@ -84,7 +86,7 @@ class PostgresStatusView:
     def registrations(self, uln: str) -> list[dict[str, Any]] | None:
         with self._transaction() as cur:
             cur.execute(
-                "SELECT document FROM registration_status WHERE uln = %s ORDER BY qualification",
+                "SELECT document FROM learner_registrations WHERE uln = %s ORDER BY qualification",
                 (uln,),
             )
             rows = cur.fetchall()
@@ -93,8 +95,8 @@ class PostgresStatusView:
     def due_for_review(self, today: date, *, after: str = "", limit: int = 1000) -> list[str]:
         with self._transaction() as cur:
             cur.execute(
-                "SELECT DISTINCT uln FROM registration_status "
-                "WHERE status IN ('eligible', 'in_progress') AND claim_by < %s AND uln > %s "
+                "SELECT DISTINCT uln FROM learner_registrations "
+                "WHERE expiry_due = 1 AND claim_by < %s AND uln > %s "
                 "ORDER BY uln LIMIT %s",
                 (today.isoformat(), after, limit),
             )
@@ -102,13 +104,13 @@ class PostgresStatusView:
 
     def count(self) -> int:
         with self._transaction() as cur:
-            cur.execute("SELECT COUNT(*) FROM registration_status")
+            cur.execute("SELECT COUNT(*) FROM learner_registrations")
             found = cur.fetchone()
         return int(found[0]) if found else 0
 
     def rows(self) -> list[Row]:
         with self._transaction() as cur:
-            cur.execute("SELECT * FROM registration_status ORDER BY uln, qualification")
+            cur.execute("SELECT * FROM learner_registrations ORDER BY uln, qualification")
             return [tuple(row) for row in cur.fetchall()]
 
     def close(self) -> None:

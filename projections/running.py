@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -84,20 +85,34 @@ def follow_forever(
             position, delay = reached, busy_poll
 
 
-def _child(build: Callable[[], StatusProjection], stopping: Any) -> None:
+def _child(build: Callable[[], StatusProjection], stopping: Any, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us through ``stopping``
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     projection = build()
+
+    def stop() -> bool:
+        # A parent killed outright (SIGKILL, OOM) never sets ``stopping``: without this
+        # check the child lives on as an orphan beside the next start's projection.
+        return stopping.is_set() or os.getppid() != parent
+
     try:
-        follow_forever(projection, stopping.is_set)
+        follow_forever(projection, stop)
     finally:
         with contextlib.suppress(Exception):
             projection.view.close()
 
 
 def run_in_process(build: Callable[[], StatusProjection]) -> tuple[Any, Any]:
-    """Start ``follow_forever`` in a child process (forked); (process, stop event)."""
-    context = multiprocessing.get_context("fork")
+    """Start ``follow_forever`` in a child process; (process, stop event). ``build`` is
+    pickled, so a module-level function or a partial of one.
+
+    A fresh interpreter (spawn), not a fork: the service has threads using SQLite, and
+    a fork taken while one of them held a lock left the child waiting for it for ever
+    (seen as a projection stuck in ``sqlite3.connect``, alive and doing nothing)."""
+    context = multiprocessing.get_context("spawn")
     stopping = context.Event()
-    process = context.Process(target=_child, args=(build, stopping), name="projection", daemon=True)
+    process = context.Process(
+        target=_child, args=(build, stopping, os.getpid()), name="projection", daemon=True
+    )
     process.start()
     return process, stopping

@@ -21,23 +21,27 @@ from projections.status_view import PositionConflictError, Row, rows_of
 __all__ = ["SqliteStatusView"]
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS registration_status (
+CREATE TABLE IF NOT EXISTS learner_registrations (
     uln TEXT NOT NULL,
     qualification TEXT NOT NULL,
     status TEXT NOT NULL,
     claim_by TEXT NOT NULL,
+    expiry_due INTEGER NOT NULL,
     document TEXT NOT NULL,
     PRIMARY KEY (uln, qualification)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS registration_status_open_by_claim_by
-    ON registration_status (claim_by) WHERE status IN ('eligible', 'in_progress');
+CREATE INDEX IF NOT EXISTS learner_registrations_expiry_due
+    ON learner_registrations (claim_by) WHERE expiry_due = 1;
 CREATE TABLE IF NOT EXISTS view_position (
     view TEXT PRIMARY KEY,
     position INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- The view before expiry_due (0.1): rebuilt from the store, so its rows just go.
+DROP TABLE IF EXISTS registration_status;
+DELETE FROM view_position WHERE view = 'learner_status';
 """
-_VIEW = "learner_status"
-_INSERT = "INSERT INTO registration_status VALUES (?, ?, ?, ?, ?)"
+_VIEW = "learner_registrations"
+_INSERT = "INSERT INTO learner_registrations VALUES (?, ?, ?, ?, ?, ?)"
 _MOVE = (
     "INSERT INTO view_position VALUES (?, ?) "
     "ON CONFLICT (view) DO UPDATE SET position = excluded.position"
@@ -83,7 +87,7 @@ class SqliteStatusView:
             if (int(found[0]) if found else 0) != expected:
                 raise PositionConflictError(f"view moved from {expected} to {found}")
             db.executemany(
-                "DELETE FROM registration_status WHERE uln = ?", [(u,) for u in learners]
+                "DELETE FROM learner_registrations WHERE uln = ?", [(u,) for u in learners]
             )
             db.executemany(
                 _INSERT, [row for uln, docs in learners.items() for row in rows_of(uln, docs)]
@@ -99,7 +103,7 @@ class SqliteStatusView:
         the rebuild, which is simply run again (only this view file is written so).
         """
         with self._transaction(durable=False) as db:
-            db.execute("DELETE FROM registration_status")
+            db.execute("DELETE FROM learner_registrations")
             db.executemany(_INSERT, rows)
             db.execute(_MOVE, (_VIEW, position))
         self.checkpoint()
@@ -113,14 +117,14 @@ class SqliteStatusView:
     def reset(self) -> None:
         """Empty the view and put its position back to the start (a rebuild)."""
         with self._transaction() as db:
-            db.execute("DELETE FROM registration_status")
+            db.execute("DELETE FROM learner_registrations")
             db.execute("DELETE FROM view_position WHERE view = ?", (_VIEW,))
 
     def registrations(self, uln: str) -> list[dict[str, Any]] | None:
         """The learner's registration documents; None if the view has no row for them."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT document FROM registration_status WHERE uln = ? ORDER BY qualification",
+                "SELECT document FROM learner_registrations WHERE uln = ? ORDER BY qualification",
                 (uln,),
             ).fetchall()
         return [orjson.loads(row[0]) for row in rows] or None
@@ -130,8 +134,8 @@ class SqliteStatusView:
         in ULN order from after ``after`` (pages that do not depend on the view changing)."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT DISTINCT uln FROM registration_status "
-                "WHERE status IN ('eligible', 'in_progress') AND claim_by < ? AND uln > ? "
+                "SELECT DISTINCT uln FROM learner_registrations "
+                "WHERE expiry_due = 1 AND claim_by < ? AND uln > ? "
                 "ORDER BY uln LIMIT ?",
                 (today.isoformat(), after, limit),
             ).fetchall()
@@ -139,12 +143,12 @@ class SqliteStatusView:
 
     def count(self) -> int:
         with self._connect() as db:
-            return int(db.execute("SELECT COUNT(*) FROM registration_status").fetchone()[0])
+            return int(db.execute("SELECT COUNT(*) FROM learner_registrations").fetchone()[0])
 
     def rows(self) -> list[Row]:
         with self._connect() as db:
             return db.execute(
-                "SELECT * FROM registration_status ORDER BY uln, qualification"
+                "SELECT * FROM learner_registrations ORDER BY uln, qualification"
             ).fetchall()
 
     def close(self) -> None:

@@ -23,7 +23,15 @@ from datetime import date
 from typing import Any
 
 from domain.catalogue import Catalogue
-from domain.learner import FACT_EVENTS, LearnerEvent, LearnerRecord, registration_views, topic_of
+from domain.learner import (
+    DECISION_EVENTS,
+    FACT_EVENTS,
+    LearnerEvent,
+    LearnerRecord,
+    RegistrationStatus,
+    registration_views,
+    topic_of,
+)
 from projections.documents import registration_document
 from projections.ports import EventLog
 from projections.status_view import Row, StatusView, rows_of
@@ -37,10 +45,14 @@ Progress = Callable[[int, int], None]
 DEFAULT_CACHE = 20_000
 # The rebuild's page: big pages keep a learner's events mostly in one page.
 REBUILD_BATCH = 20_000
-# Only facts move a status; a rebuild reads no other topic (0.1's FactRecorded included).
-_FACT_TOPICS = (
+# What the view is made of: the facts (a status) and the decisions (whether the window
+# is still to be decided expired); a rebuild reads no other topic (refusals), 0.1's
+# included.
+_VIEW_TOPICS = (
     *(topic_of(cls) for cls in FACT_EVENTS),
+    *(topic_of(cls) for cls in DECISION_EVENTS),
     "domain.learner.aggregate:Learner.FactRecorded",
+    "domain.learner.aggregate:Learner.DecisionTaken",
 )
 
 
@@ -121,7 +133,7 @@ class StatusProjection:
         try:
             position = 0
             while position < last:
-                entries = self.log.log(position, REBUILD_BATCH, _FACT_TOPICS)
+                entries = self.log.log(position, REBUILD_BATCH, _VIEW_TOPICS)
                 if not entries:
                     break
                 for entry in entries:
@@ -160,7 +172,16 @@ class StatusProjection:
 
     def _documents(self, record: LearnerRecord, today: date) -> tuple[str, list[dict[str, Any]]]:
         views = registration_views(record, self.catalogue, today)
-        return record.uln, [registration_document(v, self.catalogue) for v in views]
+        documents = []
+        for view in views:
+            document = registration_document(view, self.catalogue)
+            decided = record.decided.get(view.qualification)
+            document["expiry_due"] = view.status not in (
+                RegistrationStatus.WITHDRAWN,
+                RegistrationStatus.CERTIFICATED,
+            ) and not (decided is not None and decided.window_expired)
+            documents.append(document)
+        return record.uln, documents
 
     def _keep(self, touched: Mapping[str, LearnerRecord]) -> None:
         if self.cache_size <= 0:

@@ -27,11 +27,17 @@ __all__ = [
     "status_on",
 ]
 
+# The key under which the projection hands rows_of a registration's expiry_due flag
+# (a column of its own, not part of the status document).
+EXPIRY_DUE = "expiry_due"
+
 # Statuses that time alone can still change (claim_by passing); the others are final.
 OPEN_STATUSES = ("eligible", "in_progress")
 
-# A registration_status row: uln, qualification, status, claim_by, document (JSON).
-Row = tuple[str, str, str, str, str]
+# A row: uln, qualification, status, claim_by, expiry_due (1: the registration is still
+# open as far as decisions go: no window_expired taken, not withdrawn nor certificated),
+# document (JSON).
+Row = tuple[str, str, str, str, int, str]
 
 
 class PositionConflictError(RuntimeError):
@@ -60,7 +66,12 @@ class StatusView(Protocol):
     def registrations(self, uln: str) -> list[dict[str, Any]] | None: ...
 
     def due_for_review(self, today: date, *, after: str = "", limit: int = 1000) -> list[str]:
-        """Learners with an open registration whose claim-by date has passed, by ULN."""
+        """Learners with a registration whose claim-by date has passed and whose window
+        has not been decided expired (nor withdrawn, nor certificated), by ULN.
+
+        Not the status column: the projection works a status out as of its own today,
+        and a registration it saw only after claim-by reads window_expired there before
+        anyone has decided so."""
         ...
 
     def count(self) -> int: ...
@@ -94,7 +105,15 @@ def status_on(document: Mapping[str, Any], day: date) -> str:
 def rows_of(uln: str, documents: Iterable[Mapping[str, Any]]) -> list[Row]:
     """The rows of a learner's registration documents (the same for every writer)."""
     return [
-        (uln, doc["qualification"], doc["status"], doc["claim_by"], _dump(doc)) for doc in documents
+        (
+            uln,
+            doc["qualification"],
+            doc["status"],
+            doc["claim_by"],
+            1 if doc.get(EXPIRY_DUE) else 0,
+            _dump({k: v for k, v in doc.items() if k != EXPIRY_DUE}),
+        )
+        for doc in documents
     ]
 
 

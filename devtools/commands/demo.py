@@ -29,6 +29,7 @@ from services.adapters.nats.connection import connect
 from services.adapters.nats.credentials import Role
 from services.adapters.nats.jetstream import publish_once
 from services.adapters.nats.streams import Streams
+from services.entrypoints.commands._args import description
 from services.entrypoints.commands._output import console
 from services.entrypoints.commands.status import print_reply
 from services.entrypoints.config import ServiceSettings
@@ -41,7 +42,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run the service on a scratch directory, publish sample learners, show decisions",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=description(__doc__),
     )
     parser.add_argument(
         "--keep", type=Path, metavar="DIR", help="keep the store and NATS data here (new dir)"

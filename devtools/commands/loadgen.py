@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from devtools.loadgen import DEFAULT_AS_OF, LoadProfile, Publication, publications
+from devtools.loadgen import LoadProfile, Publication, publications
 from services.adapters.nats.connection import (
     RECONNECT_FOREVER,
     NatsOptions,
@@ -33,7 +34,8 @@ from services.adapters.nats.connection import (
     connect_once,
 )
 from services.adapters.nats.credentials import Role
-from services.entrypoints.commands._args import iso_date
+from services.application.clock import SystemClock
+from services.entrypoints.commands._args import description, iso_date
 from services.entrypoints.commands._nats import add_nats_arguments, client_options
 from services.entrypoints.commands._output import console, fail, print_json
 
@@ -47,7 +49,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "loadgen",
         help="publish realistic learner histories to records.in.<ULN> (or write JSON lines)",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=description(__doc__),
     )
     parser.add_argument("--learners", type=int, default=1000, help="default %(default)s")
     parser.add_argument("--first", type=int, default=1, help="first learner's number (ULN n)")
@@ -55,9 +57,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--as-of",
         type=iso_date,
-        default=DEFAULT_AS_OF,
+        # Today, so the load is never future-dated for a service on the system clock.
+        default=SystemClock().now().date(),
         metavar="YYYY-MM-DD",
-        help="no effective date after this day (default %(default)s)",
+        help="no effective date after this day (default: today, a UK day)",
     )
     parser.add_argument(
         "--rate", type=float, default=0, help="events per second; 0: as fast as possible"
@@ -82,11 +85,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.learners < 0 or args.rate < 0 or args.in_flight < 1:
         fail("--learners and --rate must be ≥ 0, --in-flight ≥ 1")
-    profile = LoadProfile(learners=args.learners, seed=args.seed, first_learner=args.first)
-    if args.as_of != profile.as_of:
-        profile = LoadProfile(
-            learners=args.learners, seed=args.seed, first_learner=args.first, as_of=args.as_of
-        )
+    profile = LoadProfile(
+        learners=args.learners, seed=args.seed, first_learner=args.first, as_of=args.as_of
+    )
     events = publications(load_catalogue(), profile)
     started = time.monotonic()
     if args.out is not None:
@@ -138,14 +139,41 @@ async def _publish(
     try:
         js = nc.jetstream(publish_async_max_pending=args.in_flight)
         if args.json or not sys.stdout.isatty():
-            return await publish_all(js, events, rate=args.rate)
+            return await _unless_refused(nc, publish_all(js, events, rate=args.rate))
         with _bar() as bar:
             task = bar.add_task("publishing", total=None)
-            return await publish_all(
-                js, events, rate=args.rate, on_published=lambda *_: bar.advance(task)
+            return await _unless_refused(
+                nc,
+                publish_all(js, events, rate=args.rate, on_published=lambda *_: bar.advance(task)),
             )
     finally:
-        await nc.drain()
+        with contextlib.suppress(Exception):
+            await nc.drain()
+
+
+async def _unless_refused(nc: Any, publishing: Coroutine[Any, Any, int]) -> int:
+    """``publishing``, unless the server refuses to let these credentials publish.
+
+    A refused publish is reported asynchronously and its acknowledgement never comes:
+    without this, the run would wait out the ack timeout and end without a reason.
+    """
+    work = asyncio.ensure_future(publishing)
+    refused = asyncio.ensure_future(_permission_refused(nc))
+    try:
+        await asyncio.wait([work, refused], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        refused.cancel()
+    if not work.done():
+        work.cancel()
+        with contextlib.suppress(BaseException):
+            await work
+        raise OSError(f"these credentials may not publish to records.in ({nc.last_error})")
+    return work.result()
+
+
+async def _permission_refused(nc: Any) -> None:
+    while "permissions violation" not in str(nc.last_error).lower():
+        await asyncio.sleep(0.05)
 
 
 async def publish_all(
@@ -177,7 +205,12 @@ async def publish_all(
             _check(f for f in futures if f.done())
             futures = [f for f in futures if not f.done()]
     if futures:
-        await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        # asyncio.wait, not gather: cancelled (credentials refused), it leaves no gathering
+        # future behind to complain that nobody read its exception.
+        done, pending = await asyncio.wait(futures, timeout=timeout)
+        _check(done)
+        if pending:
+            raise TimeoutError(f"{len(pending)} publishes unacknowledged after {timeout}s")
     return count
 
 

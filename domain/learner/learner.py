@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
 
+from contracts.echo import echo_of
 from contracts.inbound import InboundEvent
 from domain.catalogue import Catalogue
 from domain.learner.acceptance import accept
@@ -203,16 +204,10 @@ def _recorded(uln: str, fact: Fact, arrival: Arrival) -> FactRecorded:
     raise TypeError(f"not a fact: {type(fact).__name__}")  # pragma: no cover
 
 
-# What a rejection echoes of a valid event: its wire form without personal data.
-_PERSONAL_DATA_FIELDS = ("date_of_birth",)
-
-
-def _echo(event: InboundEvent) -> dict[str, Any]:
-    wire = event.to_wire()
-    data = dict(wire["data"])
-    for name in _PERSONAL_DATA_FIELDS:
-        data.pop(name, None)
-    return {**wire, "data": data}
+def _echo(event: InboundEvent) -> dict[str, Any] | str:
+    """What a rejection echoes of a valid event: its wire form without personal data,
+    within the contract's bound."""
+    return echo_of(event.to_wire())
 
 
 def _no_zone() -> Any:

@@ -211,7 +211,8 @@ _EFFECTIVE_FIELD = {
 
 def _evaluate(step: Step, record: LearnerRecord, catalogue: Catalogue, day: date) -> None:
     step.registrations = [
-        registration_summary(view, catalogue) for view in registration_views(record, catalogue, day)
+        registration_summary(view, catalogue, explain=False)
+        for view in registration_views(record, catalogue, day)
     ]
 
 

@@ -33,6 +33,7 @@ from eventsourcing.persistence import PersistenceError, RecordConflictError, Tra
 from contracts.uln import is_valid_uln
 from projections.follower import backoff
 from services.adapters.store.parked import ParkedTable
+from services.adapters.tracing import batch_span, trace_ids, traceparents
 from services.application.parking import Parking
 from services.application.records import Inbound, LearnerRecords, MessageFault, Outcome
 
@@ -134,8 +135,11 @@ class PartitionWorker:
         self.stats = IngestStats()
         # Set while the store keeps failing: health reports the partition not ready.
         self.store_failing: str | None = None
+        # Bound to its consumer and its position loaded: ingesting (health).
+        self.opened = False
         self._parking: Parking | None = None
         self._redrive_checked = 0.0
+        self._fresh_feed = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Own the partition until ``stop`` is set; the batch in hand is finished first."""
@@ -158,8 +162,10 @@ class PartitionWorker:
 
     async def _open(self) -> None:
         await self.feed.open()
+        self._fresh_feed = True
         self.position = await self.writer(self.records.store.position, self.feed.tracking_name)
         self._parking = await self.writer(Parking, self.parked, self.feed.stream)
+        self.opened = True
         log.info(
             "partition.owned",
             partition=self.partition,
@@ -168,6 +174,16 @@ class PartitionWorker:
         )
 
     async def _handle(self, deliveries: Sequence[Any], stop: asyncio.Event) -> None:
+        if self._skips_a_message(deliveries):
+            log.warning(
+                "partition.delivery_gap",
+                partition=self.partition,
+                position=self.position,
+                first=deliveries[0].seq,
+                last=deliveries[-1].seq,
+            )
+            await self._open()  # from the first message still in the work queue
+            return
         stored = [d for d in deliveries if d.seq <= self.position]
         if stored:
             # Stored before (a crash between commit and ack): only the ack was missing.
@@ -180,16 +196,50 @@ class PartitionWorker:
             for d in fresh
         ]
         tracking = Tracking(self.feed.tracking_name, fresh[-1].seq)
-        started = time.perf_counter()
-        outcomes = await self._store(inbound, tracking, fresh, stop)
-        if outcomes is None:
-            return  # stopping with the batch unstored: it stays unacked for the next owner
-        elapsed = time.perf_counter() - started
-        self.position = fresh[-1].seq
-        await self.feed.ack(fresh)
-        self._count(outcomes, elapsed)
+        parents = traceparents(fresh)
+        traced = {"trace_ids": ids} if (ids := trace_ids(parents)) else {}
+        # The batch's log lines (here and in the writer thread) name the traces it carries.
+        with (
+            structlog.contextvars.bound_contextvars(**traced),
+            batch_span(
+                "ingest.batch",
+                parents,
+                **{
+                    "messaging.system": "nats",
+                    "messaging.destination.name": self.feed.stream,
+                    "messaging.batch.message_count": len(fresh),
+                },
+            ),
+        ):
+            started = time.perf_counter()
+            outcomes = await self._store(inbound, tracking, fresh, stop)
+            if outcomes is None:
+                return  # stopping with the batch unstored: it stays unacked for the next owner
+            elapsed = time.perf_counter() - started
+            self.position = fresh[-1].seq
+            await self.feed.ack(fresh)
+            self._count(outcomes, elapsed)
         self.on_stored()
         self.on_batch(self.partition, outcomes, elapsed)
+
+    def _skips_a_message(self, deliveries: Sequence[Any]) -> bool:
+        """Whether these jump over a message after the stored position that was never
+        handed out: lost on the way when the consumer's leader changed. JetStream would
+        redeliver it only after ack_wait, behind later messages of its learner, and the
+        stored position would then pass it for stored. A feed just opened starts at the
+        first message left in the work queue, so a jump in its first batch is real:
+        those messages are gone (expired, or deleted by hand)."""
+        if self._fresh_feed:
+            self._fresh_feed = False
+            return False
+        expected = self.position + 1
+        for delivery in deliveries:
+            if delivery.seq <= self.position:
+                continue
+            if delivery.seq != expected:
+                return True
+            expected += 1
+        return False
 
     async def _store(
         self,

@@ -25,7 +25,8 @@ from typing import Any
 from eventsourcing.persistence import PersistenceError, Tracking
 
 from contracts import ContractError, InboundEvent, RejectionReason, parse_inbound
-from contracts.jsonio import raw_digest
+from contracts.binding import ContentMode, content_mode
+from contracts.jsonio import canonical_json_bytes, raw_digest
 from domain.catalogue import Catalogue
 from domain.learner import (
     Arrival,
@@ -207,6 +208,7 @@ class LearnerRecords:
                 self._forget([uln])
                 raise
             self._forget([uln])
+            self.store.finish_erasure(uln)
             return True
 
     def forget_where(self, belongs: Callable[[str], bool]) -> None:
@@ -341,7 +343,7 @@ class _Batch:
             return self._refuse(message, result, uln, now)
         assert uln is not None
         wire, digest = result.wire_and_digest()
-        arrival = Arrival(now, digest, _original(message), _trace(message, wire))
+        arrival = Arrival(now, digest, _original(message, wire), _trace(message, wire))
         settled = self.app._settled(uln)
         receipt = self.learners[uln].receive(result, arrival, self.app.catalogue, now, settled)
         return _outcome(
@@ -356,11 +358,11 @@ class _Batch:
         if uln is not None:
             # A message that broke its contract but names its learner is filed under
             # them: an auditor of that learner sees every refusal that names them.
-            arrival = Arrival(now, digest, _original(message), trace)
+            arrival = Arrival(now, digest, _original(message, None), trace)
             receipt = self.learners[uln].refuse(
                 error.reason.value,
                 error.detail,
-                _echo(error),
+                error.original,
                 error.source,
                 error.event_id,
                 arrival,
@@ -377,7 +379,7 @@ class _Batch:
             None,
             error.reason.value,
             error.detail,
-            _echo(error),
+            error.original,
             error.source,
             error.event_id,
             digest,
@@ -417,22 +419,17 @@ def _parse(message: Inbound) -> tuple[InboundEvent | ContractError, str | None]:
             message.data,
         ), None
     try:
-        event = parse_inbound(message.data)
+        event = parse_inbound(message.data, subject=message.subject, headers=message.headers)
     except ContractError as error:
         return error, error.uln
     return event, event.subject
 
 
-def _echo(error: ContractError) -> dict[str, Any] | str:
-    """What a rejection echoes of a message that broke its contract: never personal data."""
-    original = error.original
-    if isinstance(original, dict) and isinstance(original.get("data"), dict):
-        data = {k: v for k, v in original["data"].items() if k != "date_of_birth"}
-        return {**original, "data": data}
-    return original
-
-
-def _original(message: Inbound) -> bytes:
+def _original(message: Inbound, wire: Mapping[str, Any] | None) -> bytes:
+    """What an auditor is shown as the event received: the bytes themselves, or, for a
+    binary-mode event (whose body is only its data), the event in structured form."""
+    if wire is not None and content_mode(message.headers) is ContentMode.BINARY:
+        return canonical_json_bytes(wire)
     data = message.data
     return data if isinstance(data, bytes) else data.encode("utf-8", errors="surrogatepass")
 

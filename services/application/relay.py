@@ -27,6 +27,11 @@ import msgspec
 import structlog
 from eventsourcing.persistence import PersistenceError, Tracking
 
+from contracts.headers import (
+    CLOUDEVENTS_JSON_CONTENT_TYPE,
+    CONTENT_TYPE_HEADER,
+    TRACEPARENT_HEADER,
+)
 from domain.learner import (
     DECISION_EVENTS,
     Decision,
@@ -59,7 +64,6 @@ DECISION_TOPICS: tuple[str, ...] = (
     "domain.learner.aggregate:Learner.FactRefused",
     "domain.learner.unattributed:Unattributed.Refused",
 )
-STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +200,9 @@ class OutboxRelay(Follower):
 
 
 def publication_of(decision: Decision) -> Publication:
-    headers = {"Content-Type": STRUCTURED_CONTENT_TYPE}
+    headers = {CONTENT_TYPE_HEADER: CLOUDEVENTS_JSON_CONTENT_TYPE}
     if decision.trace is not None:
-        headers["traceparent"] = decision.trace
+        headers[TRACEPARENT_HEADER] = decision.trace
     return Publication(decision.subject, decision.cloudevent.encode(), decision.id, headers)
 
 

@@ -17,7 +17,11 @@ from domain.learner import Decision, RegistrationView
 from domain.rules import Evaluation
 
 
-def registration_summary(view: RegistrationView, catalogue: Catalogue) -> dict[str, Any]:
+def registration_summary(
+    view: RegistrationView, catalogue: Catalogue, *, explain: bool = True
+) -> dict[str, Any]:
+    """``explain``: work out what is missing (a search over every unit not achieved,
+    costly: the audit's steps leave it to the final statuses)."""
     qualification = catalogue.qualification(view.qualification)
     evaluation = view.evaluation
     return {
@@ -34,7 +38,7 @@ def registration_summary(view: RegistrationView, catalogue: Catalogue) -> dict[s
         "counted_units": list(evaluation.counted_units),
         "not_counted": list(evaluation.not_counted),
         "rules": rule_progress(evaluation),
-        "missing": missing(evaluation),
+        "missing": missing(evaluation) if explain else None,
         "rests_on": [evidence.cite() for evidence in view.grounds()],
     }
 

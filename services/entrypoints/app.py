@@ -10,7 +10,9 @@ One NATS connection (nats-py) carries everything. On it run:
   - ``relay``: the outbox relay, publishing stored decisions;
   - ``projection``: the status read model, in a process of its own;
 - the expiry scheduler, reviewing the learners of the partitions held here;
-- the status query, a NATS micro-service in a queue group (every replica answers).
+- the status query, a NATS micro-service in a queue group (every replica answers);
+- the state probe, polling stream and store figures for metrics and health
+  (services.entrypoints.operations).
 
 Shutdown runs in reverse: the roles finish what they hold and hand their leases back,
 so other replicas take over at once.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +33,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from contracts.subjects import STATUS_QUERY_SUBJECT
-from domain.catalogue import Catalogue
+from domain.catalogue import Catalogue, Qualification
 from projections.running import StatusFollower, run_in_process
 from projections.status_projection import StatusProjection
 from projections.status_query import StatusQuery
@@ -45,10 +48,13 @@ from services.adapters.store.parked import ParkedTable
 from services.application.clock import Clock, SystemClock
 from services.application.ingest import PartitionWorker
 from services.application.ownership import Ownership, Role
-from services.application.records import LearnerRecords
 from services.application.relay import OutboxRelay
 from services.application.scheduler import ExpiryScheduler
 from services.entrypoints.config import ServiceSettings
+from services.entrypoints.logging import apply_logging_settings, logging_settings
+from services.entrypoints.operations.metrics import ServiceMetrics
+from services.entrypoints.operations.probe import StateProbe
+from services.entrypoints.wiring import open_records
 
 __all__ = ["RecordsService"]
 
@@ -67,6 +73,7 @@ class RecordsService:
         catalogue: Catalogue | None = None,
         clock: Clock | None = None,
         nats_options: dict[str, Any] | None = None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         from services.adapters.catalogue_files import load_catalogue
 
@@ -74,7 +81,7 @@ class RecordsService:
         self.catalogue = catalogue or load_catalogue()
         self.clock: Clock = clock or SystemClock()
         self.nats_options = nats_options or {}
-        self.records = LearnerRecords(open_store(settings.store), self.catalogue, self.clock)
+        self.records = open_records(settings.store, self.catalogue, self.clock)
         self.parked = ParkedTable(self.records.store.recorder, self.records.store.codec.sealer)
         self.view: StatusView = open_status_view(settings.store, settings.views_path)
         self.query = StatusQuery(self.view, self._replay, lambda: self.clock.now().date())
@@ -85,6 +92,9 @@ class RecordsService:
         self.relay: OutboxRelay | None = None
         self.projection: StatusFollower | None = None
         self.ownership: Ownership | None = None
+        self.probe: StateProbe | None = None
+        self.metrics = metrics or ServiceMetrics()
+        self.metrics.watch(self)
         self.scheduler = ExpiryScheduler(
             self.records,
             self.view,
@@ -104,7 +114,10 @@ class RecordsService:
 
     async def write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        # In the caller's context, so that what a batch binds to its log lines (its trace
+        # ids) is on the lines logged in the writer thread too.
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await loop.run_in_executor(self._executor, call)
 
     def owns(self, uln: str) -> bool:
         partition = partition_of(uln, self.settings.streams.partitions)
@@ -132,9 +145,11 @@ class RecordsService:
         ]
         roles += [Role("relay", self._relay), Role("projection", self._projection)]
         self.ownership = Ownership(KvLeases(kv, settings.replica), roles, ttl=streams.lease_ttl)
+        self.probe = StateProbe(lambda: self.js, self.records.store, self.parked, streams)
         self._tasks = [
             self._task(self.ownership.run(self._stop), "ownership"),
             self._task(self.scheduler.run(self._stop), "scheduler"),
+            self._task(self.probe.run(self._stop), "probe"),
         ]
         log.info(
             "service.started",
@@ -171,7 +186,11 @@ class RecordsService:
 
     async def _ingest(self, partition: int, stop: asyncio.Event) -> None:
         assert self.js is not None
-        feed = PartitionFeed(self.js, self.settings.streams, partition)
+        nc = self.nc
+        assert nc is not None
+        feed = PartitionFeed(
+            self.js, self.settings.streams, partition, reconnects=lambda: nc.stats["reconnects"]
+        )
         partitions = self.settings.streams.partitions
         worker = PartitionWorker(
             feed,
@@ -181,6 +200,7 @@ class RecordsService:
             batch=self.settings.streams.fetch_batch,
             fetch_timeout=self.settings.fetch_timeout,
             on_stored=self.stored,
+            on_batch=self.metrics.batch_stored,
             belongs=lambda uln: partition_of(uln, partitions) == partition,
         )
         self.workers[partition] = worker
@@ -188,6 +208,7 @@ class RecordsService:
             await worker.run(stop)
         finally:
             self.workers.pop(partition, None)
+            self.metrics.worker_ended(worker)
             # What this replica held in memory may be stale once another replica writes.
             partitions = self.settings.streams.partitions
             await self.write(
@@ -214,6 +235,7 @@ class RecordsService:
                     await relay.catch_up()  # whatever the last batches decided goes out
         finally:
             self.relay = None
+            self.metrics.relay_ended(relay)
 
     async def _projection(self, stop: asyncio.Event) -> None:
         if not self.settings.projection_process:
@@ -224,7 +246,16 @@ class RecordsService:
             finally:
                 self.projection = None
             return
-        process, stopping = run_in_process(self._build_projection_in_child)
+        process, stopping = run_in_process(
+            functools.partial(
+                projection_in_child,
+                self.settings,
+                # The catalogue object does not pickle; its qualifications do.
+                list(self.catalogue.qualifications.values()),
+                self.clock,
+                logging_settings(),
+            )
+        )
         try:
             while not stop.is_set() and process.is_alive():
                 with contextlib.suppress(TimeoutError):
@@ -245,15 +276,6 @@ class RecordsService:
             lambda: self.clock.now().date(),
             batch=self.settings.projection_batch,
         )
-
-    def _build_projection_in_child(self) -> StatusProjection:
-        # A forked child opens connections of its own: the parent's are not fork-safe.
-        store = open_store(self.settings.store)
-        view = open_status_view(self.settings.store, self.settings.views_path)
-        return StatusProjection(
-            store, view, self.catalogue, lambda: self.clock.now().date(),
-            batch=self.settings.projection_batch,
-        )  # fmt: skip
 
     # The status query.
 
@@ -295,3 +317,19 @@ class RecordsService:
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("service.task_failed", task=task.get_name(), error=repr(error))
             self.failed.set()
+
+
+def projection_in_child(
+    settings: ServiceSettings,
+    qualifications: list[Qualification],
+    clock: Clock,
+    logging: dict[str, Any],
+) -> StatusProjection:
+    """The status projection as built in its own process (run_in_process pickles this)."""
+    apply_logging_settings(logging)
+    catalogue = Catalogue(qualifications)
+    store = open_store(settings.store)
+    view = open_status_view(settings.store, settings.views_path)
+    return StatusProjection(
+        store, view, catalogue, lambda: clock.now().date(), batch=settings.projection_batch
+    )

@@ -17,10 +17,13 @@ COMMAND_MODULES = (
     "services.entrypoints.commands.replay",
     "services.entrypoints.commands.audit",
     "services.entrypoints.commands.export",
+    "services.entrypoints.commands.erase",
+    "services.entrypoints.commands.backfill",
     "services.entrypoints.commands.serve",
     "services.entrypoints.commands.status",
     "services.entrypoints.commands.rebuild",
     "services.entrypoints.commands.nats_keys",
+    "services.entrypoints.commands.web",
 )
 # Not in the wheel: present in a source checkout, where `make run`, demos and benchmarks run.
 DEV_COMMAND_MODULES = ("devtools.commands.demo", "devtools.commands.loadgen")
@@ -40,9 +43,9 @@ def build_parser(
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
-            # Skipped only when the module itself (or its package) is absent: an installed
-            # wheel has no devtools. A module that exists but lacks a dependency fails loudly.
-            if error.name is None or not name.startswith(error.name):
+            # Only a dev command whose package is absent is skipped (an installed wheel has
+            # no devtools); a runtime command that cannot be imported fails loudly.
+            if name not in DEV_COMMAND_MODULES or error.name not in ("devtools", name):
                 raise
             continue
         module.register(subparsers)

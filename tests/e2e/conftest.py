@@ -23,8 +23,8 @@ def catalogue() -> Catalogue:
 def service_factory(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
     started: list[ServiceProcess] = []
 
-    def make(nats_url: str | None, extra: Sequence[str] = ()) -> ServiceProcess:
-        service = ServiceProcess(tmp_path, nats_url, extra)
+    def make(nats_url: str | None, extra: Sequence[str] = (), **options: Any) -> ServiceProcess:
+        service = ServiceProcess(tmp_path, nats_url, extra, **options)
         started.append(service)
         return service
 

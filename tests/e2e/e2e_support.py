@@ -36,10 +36,21 @@ _START_TIMEOUT = 30.0
 class ServiceProcess:
     """One `learner-records serve` child; its JSON log goes to a file the tests can read."""
 
-    def __init__(self, workdir: Path, nats_url: str | None, extra: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        nats_url: str | None,
+        extra: Sequence[str] = (),
+        *,
+        today: date = TODAY,
+        store: str | Path | None = None,
+        log_name: str = "service.log",
+    ) -> None:
         self.workdir = workdir
-        self.store = workdir / "store.sqlite"
-        self.log = workdir / "service.log"
+        self.today = today
+        # A SQLite file (default: in workdir) or a postgresql:// URL.
+        self.store: str | Path = store if store is not None else workdir / "store.sqlite"
+        self.log = workdir / log_name
         self.nats_url = nats_url
         self.extra = list(extra)
         self.process: subprocess.Popen[bytes] | None = None
@@ -59,7 +70,7 @@ class ServiceProcess:
         return [
             *command,
             "--today",
-            TODAY.isoformat(),
+            self.today.isoformat(),
             "--log-format",
             "json",
             *self.extra,

@@ -129,7 +129,6 @@ def test_export_prints_to_stdout_without_output(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["export", make_uln(43)], "no learner"),
         (["export", BARE_LEARNER], "no achieved unit and no completed qualification"),
         (["export", LEARNER, "--issuer-id", "not a uri"], "not an absolute URI"),
         (["export", "123"], "not a valid ULN"),

@@ -15,7 +15,8 @@ from services.entrypoints.cli import main
 
 def test_loadgen_output_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "load.jsonl"
-    assert main(["loadgen", "--learners", "60", "--seed", "3", "--out", str(out), "--json"]) == 0
+    argv = ["loadgen", "--learners", "60", "--seed", "3", "--as-of", "2026-06-30"]
+    assert main([*argv, "--out", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     lines = out.read_bytes().splitlines()
     assert summary["events"] == len(lines) > 300

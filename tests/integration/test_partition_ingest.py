@@ -317,3 +317,45 @@ async def test_a_deleted_consumer_is_recreated_and_ingest_goes_on(
     await running.until(lambda: running.worker.position >= last)
     await running.close()
     assert len(records.history(ulns[0])) > 2
+
+
+async def test_a_lost_ack_is_made_good_when_the_message_comes_back(
+    js_streams: JetStreamContext,
+    records: LearnerRecords,
+    catalogue: Catalogue,
+) -> None:
+    ulns = learners_of_partition(4, 2)
+    lines = histories(catalogue, ulns)
+    # A short ack_wait, so that JetStream redelivers within the test.
+    feed = PartitionFeed(js_streams, Streams(consumer_ack_wait=1.0), 4)
+    real_ack = feed.ack
+    lost: list[Any] = []
+
+    async def ack_lost_once(deliveries: Any) -> None:
+        if not lost:  # the connection dropped between the commit and the ack
+            lost.extend(deliveries)
+            return
+        await real_ack(deliveries)
+
+    feed.ack = ack_lost_once  # type: ignore[method-assign]
+    executor = ThreadPoolExecutor(max_workers=1)
+
+    async def write(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs))
+
+    parked = ParkedTable(records.store.recorder, records.store.codec.sealer)
+    worker = PartitionWorker(feed, records, write, parked, batch=4, fetch_timeout=0.2)
+    running = Running(worker, executor)
+    last = await publish(js_streams, lines)
+
+    async def queue_empty() -> bool:
+        return (await js_streams.stream_info("RECORDS_IN_4")).state.messages == 0
+
+    await running.until(lambda: worker.position >= last)
+    async with asyncio.timeout(20):
+        while not await queue_empty():  # the redelivered messages were acked, not dropped
+            await asyncio.sleep(0.1)
+    await running.close()
+    assert lost and worker.stats.outcomes["duplicate"] == 0
+    assert len(records.history(ulns[0])) > 2

@@ -225,3 +225,26 @@ def test_an_unknown_learner_has_no_registrations(records: LearnerRecords, view: 
         json.dumps({"uln": make_uln(99)})
     )
     assert reply.error is None and reply.registrations == ()
+
+
+def test_a_learner_first_seen_after_claim_by_is_still_due_for_review(
+    records: LearnerRecords, view: StatusView, catalogue: Catalogue
+) -> None:
+    """The projection may work a status out only after claim-by has passed (it was
+    behind, or the service was down that day): the view then says window_expired, yet
+    nothing was decided, and the scheduler must still find the learner."""
+    events = EventFactory()
+    uln = make_uln(5150)
+    cg = catalogue.qualification("CG-4430-L4")
+    records.clock = FixedClock(date(2013, 2, 1))  # received long before claim-by
+    records.receive(events.registered(uln, cg.id, date(2013, 1, 10)))
+    after_claim_by = date(2017, 9, 1)
+    assert after_claim_by > cg.dates.claim_by
+    late = StatusProjection(records.store, view, catalogue, lambda: after_claim_by)
+    late.catch_up()
+
+    assert [d["status"] for d in view.registrations(uln) or []] == ["window_expired"]
+    assert view.due_for_review(after_claim_by) == [uln]
+    records.review([uln], after_claim_by)  # the scheduler decides it
+    late.catch_up()
+    assert view.due_for_review(after_claim_by) == []

@@ -178,3 +178,22 @@ def test_every_stored_decision_fits_its_published_contract(
         assert event.id == decision.id
         assert decision.subject.startswith(f"records.out.{decision.kind.value}.")
         assert decision.subject.endswith(f".{event.subject}")
+
+
+def test_backfill_stores_what_replay_decides_as_lived(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    replayed = run_json(capsys, "replay", str(history), "--as-of", AS_OF, "--json")
+    store = tmp_path / "backfilled.sqlite"
+    summary = run_json(
+        capsys, "backfill", str(history), "--store", str(store), "--as-of", AS_OF, "--json"
+    )
+    assert summary["outcomes"]["recorded"] == replayed["recorded"]
+    records = open_records(str(store), load_catalogue(), FixedClock(date.fromisoformat(AS_OF)))
+    from services.application.relay import DECISION_TOPICS, _decode
+
+    stored = [_decode(n.topic, n.state) for n in records.store.raw_log(0, 100_000, DECISION_TOPICS)]
+    records.close()
+    assert {d.id for d in stored if d is not None and d.kind.value != "rejected"} == {
+        d["id"] for d in replayed["decisions"]
+    }

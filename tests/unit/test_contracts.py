@@ -1,4 +1,12 @@
-"""Contracts: the ULN checksum, inbound parsing and its refusals, digests, outbound round trips."""
+"""Contracts: the ULN checksum and the generator of valid ULNs.
+
+The rest of the contracts is tested beside this file, one concern a module:
+test_contracts_inbound (parsing and its refusals, digests), test_contracts_outbound
+(decisions' round trips), test_contracts_limits, test_contracts_echo,
+test_contracts_binding (both CloudEvents modes, the NATS subject),
+test_contracts_jsonio (the fast paths keep the definitions), test_contracts_fuzz,
+test_contracts_schemas and test_contracts_asyncapi (the generated files).
+"""
 
 from __future__ import annotations
 

@@ -270,7 +270,7 @@ def test_a_mismatched_subject_is_filed_under_the_subject_it_came_on() -> None:
         (b'"learner.registered.v1"', "a string"),
         (b'{"id": "a", "id": "b"}', "duplicate key"),
         (b'{"id": NaN}', "NaN"),
-        (b'{"id": 1e999}', "out of range"),
+        (b'{"id": 1e999}', "MAX_INTEGER"),
         (b'{"id": "\xff"}', "UTF-8"),
         (b'{"id": "\\ud800"}', "surrogate"),
     ],
@@ -290,6 +290,8 @@ def test_a_refusal_keeps_what_it_could_read_of_the_message() -> None:
     assert error.event_id == "evt-0001"
     assert error.source == "https://eportfolio.example.org/centres/12345"
     assert error.subject == error.uln == ULN
+    # The echo is the message less its personal field (test_contracts_echo.py).
+    del message["data"]["date_of_birth"]
     assert error.original == message
     assert error.raw == raw
 

@@ -6,13 +6,20 @@ never acknowledged can come back later and overtake what follows it (a redeliver
 after ``ack_wait`` would). The fresh consumer starts at the first message still in the
 work-queue stream; what the store already holds (its tracking position) is skipped and
 acknowledged. Messages are acknowledged only once their batch is stored.
+
+An acknowledgement can be lost: the connection drops between the commit and the ack, or
+a restarted server forgets acks it had not yet written. The message then stays in the
+work queue, and comes back either as a redelivery after ``ack_wait`` (handed out like any
+other: the owner sees by its stored position that only the ack was missing) or, sooner,
+because the feed reports itself lost after the client reconnected, so the owner opens it
+afresh from the stored position.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,13 +31,18 @@ from nats.js import JetStreamContext
 
 from services.adapters.nats.streams import Streams
 
-__all__ = ["Delivery", "FeedLostError", "PartitionFeed"]
+__all__ = ["Delivery", "FeedLostError", "PartitionFeed", "tracking_name"]
 
 log = structlog.get_logger(__name__)
 
 # How long a fetch lingers for more once it has something: short, so a trickle of
 # events is not held back to fill a batch.
 _GATHER_S = 0.005
+
+
+def tracking_name(stream: str, created: datetime | None) -> str:
+    """The store's name for the position reached in ``stream`` (PartitionFeed.tracking_name)."""
+    return f"{stream}@{created.isoformat() if created else '?'}"
 
 
 class FeedLostError(RuntimeError):
@@ -49,15 +61,24 @@ class Delivery:
 
 
 class PartitionFeed:
-    def __init__(self, js: JetStreamContext, streams: Streams, partition: int) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        streams: Streams,
+        partition: int,
+        *,
+        reconnects: Callable[[], int] = lambda: 0,
+    ) -> None:
         self._js = js
         self._streams = streams
         self.partition = partition
         self.stream = streams.inbound_stream(partition)
         self._consumer = streams.consumer(partition)
         self._sub: JetStreamContext.PullSubscription | None = None
-        # The next sequence not yet handed out: anything below it is a redelivery.
-        self._next = 0
+        # How many times the client has reconnected (nats-py's stats); a change since
+        # open() means acks may have been lost on the way.
+        self._reconnects = reconnects
+        self._opened_at = 0
         self._errors = 0
         self.created: datetime | None = None
 
@@ -66,10 +87,10 @@ class PartitionFeed:
         """The store's name for this stream's position. It includes the stream's creation
         time: a stream deleted and created again restarts its sequences at 1, and a
         position kept from the old one would skip the new messages."""
-        created = self.created.isoformat() if self.created else "?"
-        return f"{self.stream}@{created}"
+        return tracking_name(self.stream, self.created)
 
     async def open(self) -> None:
+        await self.close()  # opened again after a loss: the old subscription goes
         info = await self._js.stream_info(self.stream)
         self.created = info.created
         with contextlib.suppress(nats.js.errors.NotFoundError):
@@ -78,28 +99,29 @@ class PartitionFeed:
             self.stream, config=self._streams.consumer_config(self.partition)
         )
         self._sub = await self._js.pull_subscribe_bind(durable=self._consumer, stream=self.stream)
-        self._next = 0
+        self._opened_at = self._reconnects()
         log.info("partition.opened", partition=self.partition, stream=self.stream)
 
     async def fetch(self, limit: int, timeout: float) -> list[Delivery]:
         """What is waiting, up to ``limit``; when nothing is, the first message to arrive
-        within ``timeout`` and whatever comes with it. Never a redelivery."""
+        within ``timeout`` and whatever comes with it, in stream order. Redeliveries
+        included: their acks were lost, and the owner acks what it has stored.
+
+        Raises FeedLostError once the client has reconnected since ``open``."""
         assert self._sub is not None, "open() first"
+        if self._reconnects() != self._opened_at:
+            raise FeedLostError(f"{self.stream}: reconnected to NATS, acks may have been lost")
         msgs = await self._pull(limit, _GATHER_S)
         if not msgs:
             first = await self._pull(1, timeout)
             if not first:
                 return []
             msgs = first + await self._pull(limit - 1, _GATHER_S)
-        fresh = []
+        deliveries = {}
         for msg in msgs:
             seq = msg.metadata.sequence.stream
-            if seq < self._next:
-                continue  # handed out before and still in hand: acked with its batch
-            self._next = seq + 1
-            headers = dict(msg.headers or {})
-            fresh.append(Delivery(msg.subject, msg.data, headers, seq, msg))
-        return fresh
+            deliveries[seq] = Delivery(msg.subject, msg.data, dict(msg.headers or {}), seq, msg)
+        return [deliveries[seq] for seq in sorted(deliveries)]
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         for delivery in deliveries:

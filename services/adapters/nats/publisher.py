@@ -10,11 +10,11 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
+from contracts.headers import MSG_ID_HEADER
 from services.application.relay import Publication, UndeliverableError
 
 __all__ = ["MSG_ID_HEADER", "JetStreamPublisher"]
 
-MSG_ID_HEADER = "Nats-Msg-Id"
 # JetStream API errors that no retry will cure: the message is too big for the stream,
 # or its subject is not one a stream takes.
 _PERMANENT = {10054, 10060, 10077}

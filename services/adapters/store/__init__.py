@@ -35,10 +35,21 @@ def open_store(location: str, *, create: bool = True) -> RecordsStore:
         path = Path(location)
         if not create and not path.exists():
             raise StoreUnavailableError(f"no event store at {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreUnavailableError(
+                f"cannot create the store {path}: {error.strerror or error}"
+            ) from None
+    env = store_env(location)
     try:
-        recorder, factory = open_recorder(store_env(location))
+        if is_postgres(location):
+            from services.adapters.store.postgres import reach
+
+            reach(env)
+        recorder, factory = open_recorder(env)
     except Exception as error:
-        reason = redact(str(error)) or type(error).__name__
+        # One line: libpq's messages span several.
+        reason = " ".join(redact(str(error)).split()) or type(error).__name__
         raise StoreUnavailableError(f"cannot open the store {redact(location)}: {reason}") from None
     return RecordsStore(recorder, factory)

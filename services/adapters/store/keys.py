@@ -49,5 +49,8 @@ class KeyTable:
         )
 
     @staticmethod
-    def deletes(ulns: Sequence[str]) -> SideWrite:
-        return SideWrite(_DELETE, [(uln,) for uln in ulns])
+    def deletes(ulns: Sequence[str]) -> list[SideWrite]:
+        """Delete these learners' keys, overwriting the deleted content in SQLite's pages
+        (``secure_delete``) so a destroyed key cannot be read back from a free page."""
+        secure = SideWrite({"sqlite": "PRAGMA secure_delete = ON", "postgres": "SELECT 1"}, [()])
+        return [secure, SideWrite(_DELETE, [(uln,) for uln in ulns])]

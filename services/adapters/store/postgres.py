@@ -6,7 +6,7 @@ when a store is on PostgreSQL. See services.adapters.store.recorders.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -14,9 +14,28 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
-from services.adapters.store.recorders import POSTGRES_TABLES, SideWrite
+from services.adapters.store.recorders import POSTGRES_TABLES, SideWrite, _run
 
-__all__ = ["PostgresStoreRecorder"]
+__all__ = ["PostgresStoreRecorder", "reach"]
+
+
+def reach(env: Mapping[str, str]) -> None:
+    """Connect once, directly, and hang up: raises what the server said.
+
+    eventsourcing's pool retries a refused connection until its timeout and then reports
+    only that it could not get one; a direct attempt says at once why (a wrong password,
+    no such database, nothing listening), which is what a person at a command line needs.
+    """
+    import psycopg
+
+    psycopg.connect(
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        dbname=env["POSTGRES_DBNAME"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+    ).close()
 
 
 class PostgresStoreRecorder(PostgresProcessRecorder):
@@ -31,8 +50,7 @@ class PostgresStoreRecorder(PostgresProcessRecorder):
     ) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
         for write in kwargs.get("side", ()):
-            if write.rows:
-                curs.executemany(write.sql[self.dialect], write.rows)
+            _run(curs, write.sql[self.dialect], write.rows)
 
     def select_learner_events(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every stored event of these learners, by learner then version: one query."""
@@ -51,6 +69,16 @@ class PostgresStoreRecorder(PostgresProcessRecorder):
                 for r in curs.fetchall()
             ]
 
+    def count_notifications(self, after: int, topics: Sequence[str]) -> int:
+        """How many notifications of these topics lie after position ``after``."""
+        statement = SQL(
+            "SELECT COUNT(*) AS n FROM {0}.{1} WHERE notification_id > %s AND topic = ANY(%s)"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (after, list(topics)))
+            row = curs.fetchone()
+            return int(row["n"]) if row else 0
+
     def query(self, sql: dict[str, str], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(sql[self.dialect], params)
@@ -60,5 +88,4 @@ class PostgresStoreRecorder(PostgresProcessRecorder):
         """Run statements of ours in one transaction of their own."""
         with self.datastore.transaction(commit=True) as curs:
             for write in writes:
-                if write.rows:
-                    curs.executemany(write.sql[self.dialect], write.rows)
+                _run(curs, write.sql[self.dialect], write.rows)

@@ -83,7 +83,7 @@ class SQLiteStoreRecorder(SQLiteProcessRecorder):
     ) -> Sequence[int] | None:
         returning = super()._insert_events(c, stored_events, **kwargs)
         for write in kwargs.get("side", ()):
-            c.executemany(write.sql[self.dialect], write.rows)
+            _run(c, write.sql[self.dialect], write.rows)
         return returning
 
     # Reads of our own, each in one read transaction.
@@ -102,6 +102,17 @@ class SQLiteStoreRecorder(SQLiteProcessRecorder):
             c.execute(statement, [i.hex for i in originator_ids])
             return [StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
 
+    def count_notifications(self, after: int, topics: Sequence[str]) -> int:
+        """How many notifications of these topics lie after position ``after`` (the
+        relay's lag: a range scan of the rows after it, none of their states read)."""
+        marks = ",".join("?" * len(topics))
+        statement = (
+            f"SELECT COUNT(*) FROM {self.events_table_name} WHERE rowid > ? AND topic IN ({marks})"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, [after, *topics])
+            return int(c.fetchone()[0])
+
     def query(self, sql: dict[str, str], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql[self.dialect], params)
@@ -111,7 +122,16 @@ class SQLiteStoreRecorder(SQLiteProcessRecorder):
         """Run statements of ours in one transaction of their own."""
         with self.datastore.transaction(commit=True) as c:
             for write in writes:
-                c.executemany(write.sql[self.dialect], write.rows)
+                _run(c, write.sql[self.dialect], write.rows)
+
+
+def _run(cursor: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    # A statement with one empty row of parameters (a PRAGMA) is executed once; executemany
+    # is for data statements only.
+    if list(rows) == [()]:
+        cursor.execute(sql)
+    elif rows:
+        cursor.executemany(sql, rows)
 
 
 # What the rest of the adapter relies on: eventsourcing's process recorder plus ours.

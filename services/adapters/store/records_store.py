@@ -116,7 +116,7 @@ class RecordsStore:
         if created:
             side.append(KeyTable.inserts(created))
         if batch.erased:
-            side.append(KeyTable.deletes(batch.erased))
+            side.extend(KeyTable.deletes(batch.erased))
         try:
             self.recorder.insert_events(stored, tracking=batch.tracking, side=side)
         except BaseException:
@@ -124,6 +124,15 @@ class RecordsStore:
             raise
         self.keys.stored(created)
         self.keys.forget(batch.erased)
+
+    def finish_erasure(self, uln: str) -> int:
+        """After an erasure is stored: redact the learner's 0.1 rows, and make sure the
+        destroyed key is gone from the files. How many 0.1 rows were redacted."""
+        from services.adapters.store.erasure import redact_legacy_rows, scrub
+
+        redacted = redact_legacy_rows(self.recorder, uln)
+        scrub(self.recorder)
+        return redacted
 
     def position(self, name: str) -> int:
         """How far the reader ``name`` has come (a tracking record), 0 if it never began."""
@@ -173,6 +182,10 @@ class RecordsStore:
 
     def last_position(self) -> int:
         return int(self.recorder.max_notification_id() or 0)
+
+    def pending(self, after: int, topics: Sequence[str]) -> int:
+        """How many notifications of ``topics`` a reader at ``after`` has still to read."""
+        return int(self.recorder.count_notifications(after, topics))
 
     def iter_log(self, page: int = 5_000) -> Iterator[Logged]:
         after = 0

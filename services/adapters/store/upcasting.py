@@ -14,6 +14,7 @@ seal), which ``learner-records erase`` redacts in place, the one rewrite it make
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -66,8 +67,14 @@ def _fact_recorded(state: bytes) -> FactRecorded:
     stored = orjson.loads(state)
     inbound = stored["inbound"]
     original = canonical_json_bytes(inbound)
-    fact = fact_of(parse_inbound(original))
-    arrival = Arrival(_time(stored["received_at"]), stored["digest"], original)
+    erased = inbound["type"] == "learner.registered.v1" and "date_of_birth" not in inbound["data"]
+    if erased:
+        # Redacted by an erasure: read as a registration whose date of birth is gone.
+        inbound = {**inbound, "data": {**inbound["data"], "date_of_birth": "1900-01-01"}}
+    fact = fact_of(parse_inbound(canonical_json_bytes(inbound)))
+    if erased:
+        fact = dataclasses.replace(fact, date_of_birth=None)  # type: ignore[arg-type]
+    arrival = Arrival(_time(stored["received_at"]), stored["digest"], None if erased else original)
     uln = inbound["subject"]
     recorded: FactRecorded
     match inbound["type"]:

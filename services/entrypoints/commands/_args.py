@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from datetime import UTC, date, datetime
 
 from contracts.uln import is_valid_uln
@@ -32,3 +33,18 @@ def timestamp(text: str) -> datetime:
             f"not a timestamp such as 2026-03-03T12:00:00Z: {text!r}"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# A docstring's opening ``learner-records CMD ARGS``: prefix: the usage line says it already.
+_COMMAND_PREFIX = re.compile(r"^``[^`]*``:\s*")
+_LITERAL = re.compile(r"``([^`]*)``")
+
+
+def description(doc: str | None) -> str | None:
+    """A command's ``--help`` description from its module docstring: the first paragraph,
+    without the reStructuredText markup that argparse would print as it is."""
+    if not doc:
+        return None
+    paragraph = " ".join(doc.strip().split("\n\n", 1)[0].split())
+    text = _LITERAL.sub(r"\1", _COMMAND_PREFIX.sub("", paragraph))
+    return text[:1].upper() + text[1:]

@@ -20,7 +20,7 @@ from services.adapters.store import store_location
 from services.application.clock import SystemClock
 from services.application.clr import IssuerProfile, NothingToExportError, clr_document
 from services.entrypoints.commands._args import iso_date, uln
-from services.entrypoints.commands._output import fail
+from services.entrypoints.commands._output import EXIT_NOT_FOUND, fail
 
 if TYPE_CHECKING:  # pyld, which signing imports, comes with the 'sign' extra only
     from services.application.signing import SigningKey
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError as error:
         fail(str(error))
     if record is None:
-        fail(f"no learner {args.uln} in {location}")
+        fail(f"no learner {args.uln} in {location}", EXIT_NOT_FOUND)
     key = _signing_key(args)
     views = registration_views(record, catalogue, as_of)
     try:

@@ -14,6 +14,7 @@ from typing import Any
 
 from services.adapters.nats.credentials import CredentialsError, ensure_credentials
 from services.adapters.nats.server_config import NKEY_ENV
+from services.entrypoints.commands._args import description
 from services.entrypoints.commands._output import fail
 from services.entrypoints.logging import configure_logging
 
@@ -22,7 +23,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "nats-keys",
         help="make (or reuse) an nkey per role in DIR; print the public keys for nats-server",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=description(__doc__),
     )
     parser.add_argument("dir", type=Path, metavar="DIR", help="where the seed files go")
     parser.set_defaults(handler=run)

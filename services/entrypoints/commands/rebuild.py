@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from projections.status_projection import REBUILD_BATCH
 from services.adapters.store import is_postgres, store_location
+from services.entrypoints.commands._args import description
 from services.entrypoints.commands._output import console, fail, print_json
 from services.entrypoints.config import views_location
 
@@ -24,7 +25,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "rebuild",
         help="rebuild the read models (learner status) from the event store",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=description(__doc__),
     )
     parser.add_argument(
         "--store", metavar="PATH|URL", help="the event store (env LEARNER_RECORDS_STORE)"

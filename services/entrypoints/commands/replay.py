@@ -16,6 +16,7 @@ from rich.table import Table
 
 from contracts.outbound import DecisionKind
 from services.adapters.catalogue_files import load_catalogue
+from services.adapters.store import StoreUnavailableError
 from services.application.clock import FixedClock, SystemClock
 from services.application.records import LearnerRecords
 from services.application.replay import BATCH_SIZE, replay_as_lived
@@ -47,7 +48,8 @@ def register(subparsers: Any) -> None:
         "--store",
         type=Path,
         metavar="PATH",
-        help="keep the event store (a new SQLite file) here for `audit`; default: a temporary one",
+        help="keep the event store (a new SQLite file) here, for the audit command; "
+        "default: a temporary one",
     )
     parser.set_defaults(handler=run)
 
@@ -57,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
     catalogue = load_catalogue()
     as_of: date = args.as_of or SystemClock().now().date()
     with _store(args.store) as location:
-        records = open_records(location, catalogue, FixedClock(as_of))
+        try:
+            records = open_records(location, catalogue, FixedClock(as_of))
+        except StoreUnavailableError as error:
+            fail(str(error))
         try:
             report = replay(records, lines, as_of)
         finally:

@@ -26,9 +26,9 @@ from services.adapters.nats.connection import (
     connect_once,
 )
 from services.adapters.nats.credentials import Role
-from services.entrypoints.commands._args import iso_date, uln
+from services.entrypoints.commands._args import description, iso_date, uln
 from services.entrypoints.commands._nats import add_nats_arguments, client_options
-from services.entrypoints.commands._output import console, fail, print_json
+from services.entrypoints.commands._output import EXIT_NOT_FOUND, console, fail, print_json
 
 EXIT_FAILED = 1
 
@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "status",
         help="a learner's registrations and their status",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=description(__doc__),
     )
     parser.add_argument("uln", type=uln, help="the learner's ULN")
     parser.add_argument(
@@ -64,8 +64,11 @@ def run(args: argparse.Namespace) -> int:
         print_json(reply.model_dump(mode="json"))
     else:
         print_reply(reply, console())
-    # A learner the service has never heard of is an answer (no registrations), not an error.
-    return EXIT_FAILED if reply.error is not None else 0
+    if reply.error is not None:
+        return EXIT_FAILED
+    # No registration known: the same exit status as audit and export give a learner the
+    # store has never heard of, whether the answer came from the service or a store.
+    return 0 if reply.registrations else EXIT_NOT_FOUND
 
 
 def _ask(args: argparse.Namespace, raw: bytes) -> StatusReply:
