@@ -75,7 +75,8 @@ bench: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/python -m devtools.schemas
 
-## nats-config: regenerate deploy/'s NATS configs (one server, accounts, 3-node cluster)
+## nats-config: regenerate deploy/'s NATS configs (one server, accounts, 3-node cluster,
+## compose's 3 nodes) and the NATS Helm chart's values (deploy/kubernetes/nats-values.yaml)
 nats-config: $(STAMP)
 	$(BIN)/python -m devtools.nats_config
 

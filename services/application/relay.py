@@ -18,6 +18,7 @@ later decision. ``learner-records redrive --decisions`` tries those again.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -103,6 +104,9 @@ class _CarrierState(msgspec.Struct):
 
 _decision_of = msgspec.json.Decoder(_CarrierState).decode
 
+# How often the relay looks for decisions someone asked to publish again.
+REDRIVE_CHECK_S = 5.0
+
 _UNDELIVERABLE = {
     "sqlite": "INSERT OR REPLACE INTO undeliverable_decisions "
     "(notification_id, decision_id, subject, reason, failed_at) VALUES (?, ?, ?, ?, ?)",
@@ -126,6 +130,7 @@ class OutboxRelay(Follower):
         poll: float = 5.0,
     ) -> None:
         super().__init__(name=name, poll=poll)
+        self._redrive_checked = 0.0
         self._store = store
         self._publisher = publisher
         self._batch = batch
@@ -136,6 +141,7 @@ class OutboxRelay(Follower):
 
     async def step(self) -> bool:
         """Publish one page of the log; False when there was nothing after the position."""
+        await self._maybe_redrive()
         page = await asyncio.to_thread(self._read, self.position)
         if page is None:
             return False
@@ -192,6 +198,26 @@ class OutboxRelay(Follower):
                 )
         self._store.recorder.insert_events([], tracking=Tracking(self.name, last), side=side)
 
+    async def _maybe_redrive(self) -> None:
+        """Publish again the set-aside decisions someone asked for (``redrive --decisions``)."""
+        now = time.monotonic()
+        if now - self._redrive_checked < REDRIVE_CHECK_S:
+            return
+        self._redrive_checked = now
+        for position in await asyncio.to_thread(_redrive_requested, self._store):
+            decision = await asyncio.to_thread(_decision_at, self._store, position)
+            if decision is None:
+                await asyncio.to_thread(_settle_undeliverable, self._store, position, None)
+                continue
+            [result] = await self._publisher.publish([publication_of(decision)])
+            if isinstance(result, UndeliverableError):
+                await asyncio.to_thread(_settle_undeliverable, self._store, position, str(result))
+            elif isinstance(result, Exception):
+                raise result
+            else:
+                await asyncio.to_thread(_settle_undeliverable, self._store, position, None)
+                log.info("relay.redriven", position=position, decision=decision.id)
+
     def is_transient(self, error: Exception) -> bool:
         # NATS down or slow, or the store briefly locked: the next attempt may well work.
         return (
@@ -225,3 +251,52 @@ def undeliverable_rows(store: RecordsStore) -> list[tuple[Any, ...]]:
         }
     )
     return rows
+
+
+def request_redrive_of_decisions(store: RecordsStore) -> int:
+    """Ask the relay to publish every undeliverable decision again; how many there are."""
+    rows = undeliverable_rows(store)
+    store.recorder.execute(
+        [SideWrite({"sqlite": _REQUEST, "postgres": _REQUEST}, [()])] if rows else []
+    )
+    return len(rows)
+
+
+_REQUEST = "UPDATE undeliverable_decisions SET redrive = 1"
+
+
+def _redrive_requested(store: RecordsStore) -> list[int]:
+    rows = store.recorder.query(
+        {
+            "sqlite": "SELECT notification_id FROM undeliverable_decisions WHERE redrive = 1 "
+            "ORDER BY notification_id",
+            "postgres": "SELECT notification_id FROM undeliverable_decisions WHERE redrive = 1 "
+            "ORDER BY notification_id",
+        }
+    )
+    return [int(row[0]) for row in rows]
+
+
+def _decision_at(store: RecordsStore, position: int) -> Decision | None:
+    [notification, *_] = store.raw_log(position - 1, 1) or [None]
+    if notification is None or notification.id != position:
+        return None
+    return _decode(notification.topic, notification.state)
+
+
+def _settle_undeliverable(store: RecordsStore, position: int, still_refused: str | None) -> None:
+    """Published at last (the row goes), or refused again (the reason is kept, not retried)."""
+    if still_refused is None:
+        sql = {
+            "sqlite": "DELETE FROM undeliverable_decisions WHERE notification_id = ?",
+            "postgres": "DELETE FROM undeliverable_decisions WHERE notification_id = %s",
+        }
+        store.recorder.execute([SideWrite(sql, [(position,)])])
+        return
+    sql = {
+        "sqlite": "UPDATE undeliverable_decisions SET redrive = 0, reason = ? "
+        "WHERE notification_id = ?",
+        "postgres": "UPDATE undeliverable_decisions SET redrive = 0, reason = %s "
+        "WHERE notification_id = %s",
+    }
+    store.recorder.execute([SideWrite(sql, [(still_refused[:500], position)])])

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "services.entrypoints.commands.export",
     "services.entrypoints.commands.erase",
     "services.entrypoints.commands.backfill",
+    "services.entrypoints.commands.redrive",
     "services.entrypoints.commands.serve",
     "services.entrypoints.commands.status",
     "services.entrypoints.commands.rebuild",

@@ -147,8 +147,12 @@ async def test_metrics_count_real_traffic_and_read_back_with_the_official_parser
 
     async def settled() -> bool:
         samples = await operated.metrics()
+        stored = operated.service.records.store.last_position()
         return (
             samples.get("learner_records_events_received_total") == total
+            # The probe has looked since the last commit (lags of 0 from before the
+            # traffic would otherwise pass for settled).
+            and samples.get("learner_records_store_position") == stored
             and samples.get("learner_records_relay_lag") == 0
             and all(
                 samples.get(f'learner_records_consumer_lag{{partition="{k}"}}') == 0

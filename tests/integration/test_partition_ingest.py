@@ -266,10 +266,15 @@ async def test_a_message_at_fault_is_parked_with_its_learners_later_messages(
     assert [orjson.loads(m.data)["id"] for m in parked] == later  # in order, every one
     assert parked[0].reason.startswith("RuntimeError")
 
-    # The bug is fixed and the learner redriven: everything in order, as if nothing happened.
+    # The bug is fixed and the learner redriven (the command an operator runs): everything
+    # in order, as if nothing happened.
     monkeypatch.setattr(learner_module, "fact_of", real_fact_of)
-    running.worker.parked.request_redrive(poisoned)
-    await running.until(lambda: not running.worker.parked.of_learner(poisoned), timeout=20)
+    from services.entrypoints.cli import main
+
+    store = str(records.store.recorder.datastore.pool.db_name)
+    argv = ["redrive", poisoned, "--store", store, "--wait", "20", "--json"]
+    assert await asyncio.to_thread(main, argv) == 0
+    assert not running.worker.parked.of_learner(poisoned)
     await running.close()
     assert evidence_order(records, poisoned) == evidence_order(expected, poisoned)
     assert decisions_of(records) == decisions_of(expected)

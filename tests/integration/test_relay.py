@@ -24,7 +24,11 @@ from services.adapters.nats.publisher import JetStreamPublisher
 from services.adapters.nats.streams import Streams, declare
 from services.application.clock import FixedClock
 from services.application.records import LearnerRecords
-from services.application.relay import OutboxRelay, undeliverable_rows
+from services.application.relay import (
+    OutboxRelay,
+    request_redrive_of_decisions,
+    undeliverable_rows,
+)
 from services.entrypoints.wiring import open_records
 
 pytestmark = pytest.mark.nats
@@ -138,6 +142,15 @@ async def test_a_decision_the_broker_refuses_is_set_aside_and_the_rest_go_on(
     assert [m.headers[MSG_ID_HEADER] for m in msgs] == delivered  # every later one went out
     assert relay.stats.undeliverable == len(refused)
     assert relay.position == records.store.last_position()
+
+    # The stream takes them now, and an operator asks for them again (redrive --decisions).
+    await declare(js, Streams(partitions=1))
+    assert request_redrive_of_decisions(records.store) == len(refused)
+    relay._redrive_checked = 0.0  # look at once, not after the usual pause
+    await relay.catch_up()
+    assert undeliverable_rows(records.store) == []
+    again = await published(js, len(ids))
+    assert sorted(m.headers[MSG_ID_HEADER] for m in again) == sorted(ids)
 
 
 async def test_the_relay_waits_out_a_nats_outage(

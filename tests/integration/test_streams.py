@@ -15,6 +15,7 @@ from services.adapters.nats.streams import (
     Streams,
     check_partition_mapping,
     declare,
+    leases_bucket,
     partition_of,
 )
 
@@ -68,3 +69,9 @@ async def test_the_mapping_check_stores_nothing(js: JetStreamContext) -> None:
     partition = partition_of(make_uln(1), 8)
     info = await js.stream_info(f"RECORDS_IN_{partition}")
     assert info.state.messages == 0
+
+
+async def test_a_changed_lease_ttl_reaches_the_existing_bucket(js: JetStreamContext) -> None:
+    await declare(js, Streams(partitions=1, lease_ttl=10.0))
+    await leases_bucket(js, Streams(partitions=1, lease_ttl=4.0))
+    assert (await js.stream_info("KV_LEARNER_RECORDS")).config.max_age == 4.0

@@ -83,7 +83,8 @@ class AccessSettings:
 
 @dataclass(frozen=True, slots=True)
 class ClusterSettings:
-    """Routes between the nodes of one cluster (loopback in the tests and in deploy/)."""
+    """Routes between the nodes of one cluster: loopback in the tests and in
+    deploy/nats-cluster/, container names in deploy/nats-compose/."""
 
     host: str
     port: int
@@ -104,12 +105,17 @@ class ServerSettings:
     max_memory_store: str = "256MB"
     max_file_store: str = "8GB"
     monitor_port: int | None = None
+    # Monitoring stays on loopback even when clients are served on every interface: in a
+    # container, only a health check run inside that container can reach it.
+    monitor_host: str = "127.0.0.1"
     cluster: ClusterSettings | None = None
     accounts_include: str | None = "accounts.conf"
     # Without accounts (an open server, for tests of JetStream internals) the partition
     # mapping goes in the global account, so records.in.<ULN> still reaches its stream.
     open_partitions: int | None = None
     extra_comment: str = field(default="", compare=False)
+    # Why every write is fsynced, when it is and the default reason does not fit.
+    sync_comment: str = field(default="", compare=False)
 
 
 def render_server(settings: ServerSettings) -> str:
@@ -120,9 +126,7 @@ def render_server(settings: ServerSettings) -> str:
     lines += [
         f"server_name: {settings.name}",
         "",
-        "# Loopback: clients of one machine. For other hosts, listen on their network",
-        "# and add TLS (tls { cert_file, key_file, ca_file }): nkeys authenticate a",
-        "# client but do not encrypt the traffic.",
+        *_listen_comment(settings.host),
         f"listen: {settings.host}:{settings.port}",
         "",
     ]
@@ -137,7 +141,7 @@ def render_server(settings: ServerSettings) -> str:
         lines += [
             "# Monitoring, loopback only. It has no authentication: whoever can reach",
             "# it sees every connection (/connz). Keep it off where others log in.",
-            f"http: {settings.host}:{settings.monitor_port}",
+            f"http: {settings.monitor_host}:{settings.monitor_port}",
         ]
     lines += [
         "",
@@ -165,10 +169,38 @@ def render_server(settings: ServerSettings) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cluster_block(cluster: ClusterSettings) -> list[str]:
+def _is_loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def _listen_comment(host: str) -> list[str]:
+    if _is_loopback(host):
+        return [
+            "# Loopback: clients of one machine. For other hosts, listen on their network",
+            "# and add TLS (tls { cert_file, key_file, ca_file }): nkeys authenticate a",
+            "# client but do not encrypt the traffic.",
+        ]
     return [
-        "# Routes to the other nodes. On loopback here; across hosts, protect them",
-        "# with TLS and route authorization, as the client port is.",
+        "# Every interface of the container: the other containers of its network reach",
+        "# it, the host only through a port published on loopback. nkeys authenticate a",
+        "# client but do not encrypt the traffic: beyond one host's private network, add",
+        "# TLS (tls { cert_file, key_file, ca_file }).",
+    ]
+
+
+def _cluster_block(cluster: ClusterSettings) -> list[str]:
+    if _is_loopback(cluster.host):
+        why = [
+            "# Routes to the other nodes. On loopback here; across hosts, protect them",
+            "# with TLS and route authorization, as the client port is.",
+        ]
+    else:
+        why = [
+            "# Routes to the other nodes, by their names on the container network; across",
+            "# hosts, protect them with TLS and route authorization.",
+        ]
+    return [
+        *why,
         "cluster {",
         f"  name: {cluster.name}",
         f"  listen: {cluster.host}:{cluster.port}",
@@ -188,11 +220,11 @@ def _jetstream_block(settings: ServerSettings) -> list[str]:
         f"  max_file_store: {settings.max_file_store}",
     ]
     if settings.sync_always:
-        lines += [
-            "  # fsync every write before the PubAck: without a replica, an acknowledged",
-            "  # publish could otherwise be lost in a power cut.",
-            "  sync_interval: always",
-        ]
+        why = settings.sync_comment or (
+            "fsync every write before the PubAck: without a replica, an acknowledged\n"
+            "publish could otherwise be lost in a power cut."
+        )
+        lines += [_comment(why, "  "), "  sync_interval: always"]
     return [*lines, "}"]
 
 
@@ -411,6 +443,7 @@ def _comment(text: str, indent: str = "") -> str:
 DEPLOY_CLUSTER_NODES = 3
 _DEPLOY_CLIENT_PORT = 4222
 _DEPLOY_ROUTE_PORT = 6222
+_DEPLOY_MONITOR_PORT = 8222
 
 
 def deploy_files() -> dict[str, str]:
@@ -441,6 +474,41 @@ def deploy_files() -> dict[str, str]:
                     f"Node {i + 1} of {DEPLOY_CLUSTER_NODES} of a loopback cluster: "
                     "each node has its own\n"
                     f"${STORE_DIR_ENV}. Streams are declared with 3 replicas."
+                ),
+            )
+        )
+    files.update(_compose_files())
+    return files
+
+
+def _compose_files() -> dict[str, str]:
+    """deploy/compose.yaml's 3 nodes: one container each, routes by service name."""
+    names = [f"nats-{i + 1}" for i in range(DEPLOY_CLUSTER_NODES)]
+    files = {}
+    for i, name in enumerate(names):
+        routes = tuple(
+            f"nats-route://{other}:{_DEPLOY_ROUTE_PORT}" for other in names if other != name
+        )
+        files[f"nats-compose/node-{i + 1}.conf"] = render_server(
+            ServerSettings(
+                name=f"learner-records-{i + 1}",
+                host="0.0.0.0",
+                port=_DEPLOY_CLIENT_PORT,
+                # Only for the container's health check: /healthz, on its own loopback.
+                monitor_port=_DEPLOY_MONITOR_PORT,
+                cluster=ClusterSettings("0.0.0.0", _DEPLOY_ROUTE_PORT, routes),
+                accounts_include="../accounts.conf",
+                sync_comment=(
+                    "fsync every write before the PubAck: the three containers share one\n"
+                    "host's power and disk, so a copy on another node does not outlive a\n"
+                    "power cut of it."
+                ),
+                extra_comment=(
+                    f"Node {i + 1} of {DEPLOY_CLUSTER_NODES} of deploy/compose.yaml, "
+                    f"service {name}: mounted as\n"
+                    f"/etc/nats/nats-compose/node-{i + 1}.conf beside "
+                    "/etc/nats/accounts.conf, JetStream in the\n"
+                    f"volume at ${STORE_DIR_ENV} (/data)."
                 ),
             )
         )

@@ -190,14 +190,57 @@ async def declare(js: JetStreamContext, streams: Streams) -> dict[str, StreamInf
     info = await declare_stream(js, streams.outbound_config())
     infos[streams.outbound_stream] = info
     await leases_bucket(js, streams)
+    await _warn_of_other_partitions(js, streams)
     return infos
 
 
-async def leases_bucket(js: JetStreamContext, streams: Streams) -> KeyValue:
+async def _warn_of_other_partitions(js: JetStreamContext, streams: Streams) -> None:
+    """Partition streams beyond P with events waiting: the server's mapping (or another
+    replica) works with a different P, and those events are applied by nobody."""
+    prefix = "RECORDS_IN_"
     try:
-        return await js.key_value(LEASE_BUCKET)
+        found = await js.streams_info()
+    except nats.errors.Error:
+        return
+    for info in found:
+        name = info.config.name or ""
+        index = name.removeprefix(prefix)
+        beyond = name.startswith(prefix) and index.isdigit() and int(index) >= streams.partitions
+        if beyond and info.state.messages:
+            log.error(
+                "jetstream.partition_beyond_p",
+                stream=name,
+                waiting=info.state.messages,
+                partitions=streams.partitions,
+                detail="events wait in a partition this P does not have: the mapping and "
+                "--partitions disagree (deploy/SCALING.md, Changing P)",
+            )
+
+
+async def leases_bucket(js: JetStreamContext, streams: Streams) -> KeyValue:
+    """The lease bucket, created, or brought to this TTL and copy count: replicas tick
+    against the expiry they are given, so a bucket left at an older TTL would let a
+    lease lapse (or linger) out of step with them."""
+    try:
+        kv = await js.key_value(LEASE_BUCKET)
     except nats.js.errors.BucketNotFoundError:
         return await js.create_key_value(streams.lease_config())
+    stream = f"KV_{LEASE_BUCKET}"
+    config = (await js.stream_info(stream)).config
+    if config.max_age != streams.lease_ttl or config.num_replicas != streams.replicas:
+        log.info(
+            "jetstream.lease_bucket_updated",
+            ttl=streams.lease_ttl,
+            was=config.max_age,
+            replicas=streams.replicas,
+        )
+        config.max_age = streams.lease_ttl
+        config.num_replicas = streams.replicas
+        # JetStream keeps a bucket's duplicate window within its TTL.
+        if config.duplicate_window is not None and config.duplicate_window > streams.lease_ttl:
+            config.duplicate_window = streams.lease_ttl
+        await js.update_stream(config)
+    return kv
 
 
 async def check_partition_mapping(js: JetStreamContext, streams: Streams, probe_uln: str) -> None:

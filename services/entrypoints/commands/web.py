@@ -14,7 +14,7 @@ from typing import Any
 from services.adapters.catalogue_files import load_catalogue
 from services.adapters.store import StoreUnavailableError, redact, store_location
 from services.application.clock import Clock, FixedClock, SystemClock
-from services.entrypoints.commands._args import iso_date
+from services.entrypoints.commands._args import description, iso_date
 from services.entrypoints.commands._output import fail
 from services.entrypoints.logging import configure_logging
 from services.entrypoints.web import TOKEN_ENV, auditor_token, create_auditor_app
@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "web",
         help="the auditors' pages (and their JSON) on a store, without the service",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=description(__doc__),
     )
     parser.add_argument(
         "--store",
