@@ -132,11 +132,7 @@ class Learner:
         now: datetime,
     ) -> Receipt:
         """Record the refusal of an event that names this learner, and its rejection."""
-        if (
-            source is not None
-            and event_id is not None
-            and self.record.seen.get((source, event_id)) == arrival.digest
-        ):
+        if self._refused_before(source, event_id, arrival.digest):
             return Receipt("duplicate")
         decision = rejection(
             self.uln, reason, detail, echo, source, event_id, arrival.digest, now, arrival.trace
@@ -172,6 +168,19 @@ class Learner:
         """The events taken since the last collect, for the application to store."""
         pending, self.pending = self.pending, []
         return pending
+
+    def _refused_before(self, source: str | None, event_id: str | None, digest: str) -> bool:
+        """Whether these very bytes were received before. ``seen`` holds only the first
+        content an identity came with, so a conflicting duplicate (or a malformed event
+        reusing an accepted event's id, or one whose id cannot be read) sent again is
+        found among the refusals: the same message again has no effect."""
+        known = None if source is None or event_id is None else (source, event_id)
+        if known is not None and self.record.seen.get(known) == digest:
+            return True
+        return any(
+            r.arrival.digest == digest and r.id == event_id and r.source == source
+            for r in self.record.refusals
+        )
 
     def _take(self, event: LearnerEvent) -> None:
         self.record.apply(event)
