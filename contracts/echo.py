@@ -8,6 +8,7 @@ could be read of the message: the parsed JSON object, or else its text.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Final, cast
 
@@ -15,12 +16,13 @@ from pydantic import JsonValue
 
 from contracts.fields import DATE_PATTERN, TIMESTAMP_PATTERN
 from contracts.jsonio import canonical_json_bytes
-from contracts.limits import ECHO_MAX_BYTES, MAX_DEPTH
+from contracts.limits import ECHO_MAX_BYTES, MAX_DEPTH, MAX_INTEGER, MAX_STRING_CHARS
 
 __all__ = [
     "DATED_FIELDS",
     "DATE_REMOVED",
     "ECHO_DESCRIPTION",
+    "ECHO_MAX_DEPTH",
     "PERSONAL_FIELDS",
     "REMOVED",
     "TRUNCATED",
@@ -67,8 +69,13 @@ _WHOLE_DATE = re.compile(f"{DATE_PATTERN}|{TIMESTAMP_PATTERN}")
 REMOVED: Final = '"[removed]"'
 DATE_REMOVED: Final = "[date removed]"
 TRUNCATED: Final = "…[truncated]"
+# A rejection nests its echo two levels down (the event, its data, then ``original``),
+# and a rejection is read back under the same limits as anything else: so the echo
+# keeps to two levels fewer than MAX_DEPTH, strings in it to MAX_STRING_CHARS, and
+# numbers no JSON reader holds exactly (beyond ±MAX_INTEGER) are echoed as their text.
+ECHO_MAX_DEPTH: Final = MAX_DEPTH - 2
 # Second try for an object over the bound: shorter strings, fewer members, less depth.
-_FIRST_CUT: Final = (None, None, MAX_DEPTH)
+_FIRST_CUT: Final = (MAX_STRING_CHARS, None, ECHO_MAX_DEPTH)
 _SECOND_CUT: Final = (256, 32, 4)
 
 ECHO_DESCRIPTION: Final = (
@@ -82,7 +89,10 @@ ECHO_DESCRIPTION: Final = (
     f"by {DATE_REMOVED!r}, since whose date it is cannot be told. At most ECHO_MAX_BYTES = "
     f"{ECHO_MAX_BYTES:,} bytes as canonical UTF-8 JSON: when longer, long strings, large "
     "containers and deep nesting are cut, and if it is still too long the echo is the "
-    f"object's JSON text cut short; whatever was cut ends with {TRUNCATED!r}."
+    f"object's JSON text cut short; whatever was cut ends with {TRUNCATED!r}. So that a "
+    "rejection reads back under the inbound limits, nesting is kept to ECHO_MAX_DEPTH = "
+    f"{ECHO_MAX_DEPTH} levels, a string within an object to MAX_STRING_CHARS, and a "
+    "number beyond ±MAX_INTEGER is echoed as its text."
 )
 
 
@@ -102,10 +112,17 @@ def is_echo(value: object) -> bool:
     stack: list[tuple[object, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list) and depth > MAX_DEPTH:
+        if isinstance(item, dict | list) and depth >= ECHO_MAX_DEPTH:
+            return False
+        if _out_of_range(item):
+            return False
+        if isinstance(item, str) and depth > 0 and len(item) > MAX_STRING_CHARS:
             return False
         if isinstance(item, dict):
-            if any(not isinstance(key, str) or is_personal(key) for key in item):
+            if any(
+                not isinstance(key, str) or is_personal(key) or len(key) > MAX_STRING_CHARS
+                for key in item
+            ):
                 return False
             stack.extend((member, depth + 1) for member in item.values())
         elif isinstance(item, list):
@@ -176,7 +193,7 @@ def _pruned(
 ) -> Any:
     """A copy of ``value``, the member ``key`` (or an item of it), with nothing personal.
 
-    Within the given cuts; recursion stops at ``max_depth`` (≤ MAX_DEPTH), so a
+    Within the given cuts; recursion stops at ``max_depth`` (≤ ECHO_MAX_DEPTH), so a
     hostile depth cannot exhaust the stack.
     """
     if isinstance(value, dict | list) and depth >= max_depth:
@@ -205,9 +222,18 @@ def _pruned(
         # A date is kept only as the whole value of one of the contracts' date fields.
         dated = key in DATED_FIELDS and _WHOLE_DATE.fullmatch(value) is not None
         return _text(value, max_chars, dated=dated)
+    if _out_of_range(value):
+        return _text(repr(value), max_chars, dated=False)
     if value is None or isinstance(value, bool | int | float):
         return value
     return _text(str(value), max_chars, dated=False)
+
+
+def _out_of_range(value: object) -> bool:
+    """Whether ``value`` is a number a rejection could not carry as a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return not math.isfinite(value) or abs(value) > MAX_INTEGER
 
 
 def _text(text: str, max_chars: int | None, *, dated: bool) -> str:
@@ -221,7 +247,7 @@ def _text(text: str, max_chars: int | None, *, dated: bool) -> str:
     except UnicodeEncodeError:
         text = text.encode("utf-8", errors="replace").decode("utf-8")
     if max_chars is not None and len(text) > max_chars:
-        return text[:max_chars] + TRUNCATED
+        return text[: max_chars - len(TRUNCATED)] + TRUNCATED
     return text
 
 

@@ -46,6 +46,12 @@ _FIELD_LIMITS = {
     "dataschema": "MAX_SOURCE_CHARS",
     "data.revokes": "MAX_ID_CHARS",
 }
+# What we publish is read under the same limits, but for the two strings a rejection
+# may make longer than MAX_STRING_CHARS: its detail, and an echo that is text.
+_OUTBOUND_FIELD_LIMITS = {
+    "data.detail": "MAX_DETAIL_CHARS",
+    "data.original": "ECHO_MAX_BYTES",
+}
 
 
 @dataclass(slots=True)
@@ -272,7 +278,7 @@ def _type_problem(message: dict[str, Any], known: Mapping[str, object]) -> str:
 
 def parse_outbound(raw: bytes | str) -> OutboundEvent:
     """A published decision read back (subscribers, tests, audit tools)."""
-    message = _read_object(raw)
+    message = _read_object(raw, _OUTBOUND_FIELD_LIMITS)
     event_type = message.get("type")
     if not (isinstance(event_type, str) and event_type in OUTBOUND_EVENT_TYPES):
         raise ContractError(
@@ -293,12 +299,12 @@ def parse_status_request(raw: bytes | str) -> StatusRequest:
         _raise_validation(error, message, raw)
 
 
-def _read_object(raw: bytes | str) -> dict[str, Any]:
+def _read_object(raw: bytes | str, field_limits: Mapping[str, str] | None = None) -> dict[str, Any]:
     if len(raw) > MAX_MESSAGE_BYTES:
         detail = str(LimitExceededError(f"the message is {len(raw):,} bytes", "MAX_MESSAGE_BYTES"))
         raise ContractError(MALFORMED, detail, raw)
     try:
-        message = read_json(raw)
+        message = read_json(raw, field_limits)
     except ValueError as error:
         raise ContractError(MALFORMED, str(error), raw) from None
     if not isinstance(message, dict):

@@ -30,6 +30,7 @@ from contracts import (
     RejectionReason,
     canonical_json_bytes,
     parse_inbound,
+    parse_outbound,
 )
 from contracts.echo import echo_size
 from contracts.limits import INBOUND_LIMITS
@@ -68,6 +69,14 @@ def assert_refused_within_bounds(error: ContractError, limit: str) -> None:
     assert limit in error.detail, error.detail
     assert echo_size(error.original) <= ECHO_MAX_BYTES
     assert len(rejection_bytes(error)) <= REJECTION_BOUND
+    assert_rejection_reads_back(error)
+
+
+def assert_rejection_reads_back(error: ContractError) -> None:
+    # A subscriber reads a rejection under the same limits as anything else: the echo
+    # of a message refused for a limit must not itself break one.
+    raw = rejection_bytes(error)
+    assert parse_outbound(raw).to_json_bytes() == raw
 
 
 # ------------------------------------------------------------ issue 11's poison messages
@@ -178,6 +187,26 @@ def test_over_each_limit_is_malformed_naming_it(change: Any, limit: str) -> None
     message = inbound_example()
     change(message)
     assert_refused_within_bounds(refusal(encode(message)), limit)
+
+
+@pytest.mark.parametrize("number", [MAX_INTEGER + 1, -(MAX_INTEGER + 1), 1e300])
+def test_a_rejection_echoing_a_number_beyond_the_limit_reads_back(number: float) -> None:
+    message = inbound_example()
+    message["data"] = number
+    error = refusal(encode(message))
+    assert error.original["data"] == repr(number)
+    assert_rejection_reads_back(error)
+
+
+def test_a_rejection_echoing_data_nested_to_the_limit_reads_back() -> None:
+    # Within MAX_DEPTH as sent, so refused for something else (no such ULN), but
+    # two levels deeper once it is a rejection's data.original.
+    message = inbound_example()
+    message["subject"] = "1234567890"
+    message["data"] = nested(MAX_DEPTH - 2)
+    error = refusal(encode(message))
+    assert "MAX_DEPTH" not in error.detail
+    assert_rejection_reads_back(error)
 
 
 def test_revokes_names_an_id_and_has_the_id_limit() -> None:
