@@ -59,8 +59,8 @@ def trial(kind: str, learners: int, store: str | None = None) -> dict[str, float
     if kind == "lean":
         from bench import lean
 
-        seconds, rows = lean.run(payloads, catalogue, clock.now())
-        return {"events": len(payloads), "seconds": seconds, "rows": rows}
+        seconds, rows, store_s = lean.run(payloads, catalogue, clock.now())
+        return {"events": len(payloads), "seconds": seconds, "rows": rows, "store_s": store_s}
     with tempfile.TemporaryDirectory() as directory:
         records = open_records(store or str(Path(directory) / "s.sqlite"), catalogue, clock)
         append, insert = [0.0], [0.0]
@@ -129,6 +129,15 @@ def main() -> None:
         f"  receive_batch per event (last round): {per_event:,.0f} µs, of which the store's "
         f"append {append_us:,.0f} µs (encode + seal {append_us - insert_us:,.0f}, "
         f"insert + commit {insert_us:,.0f})"
+    )
+    lean_last = lean[-1]
+    lean_us = lean_last["seconds"] / lean_last["events"] * 1e6
+    lean_store_us = lean_last["store_s"] / lean_last["events"] * 1e6
+    rest, lean_rest = per_event - append_us, lean_us - lean_store_us
+    print(
+        f"  lean replica per event (last round): {lean_us:,.0f} µs, of which encode, insert and "
+        f"commit {lean_store_us:,.0f} µs; the rest (parse, fold, decide) {lean_rest:,.0f} µs "
+        f"against receive_batch's {rest:,.0f} µs"
     )
     print(
         f"  on PostgreSQL: {pg_rate:,.0f} events/s, append {pg_append_us:,.0f} µs per event "
