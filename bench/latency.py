@@ -125,27 +125,38 @@ async def _raw(server: Any, messages: Sequence[tuple[str, bytes]], rate: float) 
     return sorted(latencies)
 
 
+def _service(name: str, partitions: int, messages: Sequence[tuple[str, bytes]]) -> list[float]:
+    rate = size().latency_rate
+    directory = WORK / name
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    with nats_server(f"{name}-nats", partitions) as server:
+        service = Service(name, server, str(directory / "records.sqlite"), partitions=partitions)
+        try:
+            asyncio.run(settled_roles([service], partitions))
+            return asyncio.run(_run(server, messages, rate))
+        finally:
+            service.stop()
+
+
+def _ms(latencies: Sequence[float]) -> tuple[float, float, float]:
+    p50, p95, p99 = (percentile(latencies, p) * 1000 for p in (50, 95, 99))
+    return p50, p95, p99
+
+
 def main() -> None:
     config = size()
     count = int(config.latency_seconds * config.latency_rate)
     messages = load(max(10, count // 8), seed=3)[:count]
-    directory = WORK / "latency"
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    with nats_server("latency-nats", PARTITIONS) as server:
-        service = Service(
-            "latency", server, str(directory / "records.sqlite"), partitions=PARTITIONS
-        )
-        try:
-            asyncio.run(settled_roles([service], PARTITIONS))
-            latencies = asyncio.run(_run(server, messages, config.latency_rate))
-        finally:
-            service.stop()
-    raw_messages = messages[: int(min(config.latency_seconds, 20.0) * config.latency_rate)]
+    short = messages[: int(min(config.latency_seconds, 20.0) * config.latency_rate)]
+    latencies = _service("latency", PARTITIONS, messages)
+    # A diagnostic, shorter: the same with one partition (one batch in the writer at a time).
+    one = _service("latency-p1", 1, short)
     with nats_server("latency-raw-nats", PARTITIONS) as server:
-        raw = asyncio.run(_raw(server, raw_messages, config.latency_rate))
-    p50, p95, p99 = (percentile(latencies, p) * 1000 for p in (50, 95, 99))
-    r50, r95, r99 = (percentile(raw, p) * 1000 for p in (50, 95, 99))
+        raw = asyncio.run(_raw(server, short, config.latency_rate))
+    p50, p95, p99 = _ms(latencies)
+    o50, o95, o99 = _ms(one)
+    r50, r95, r99 = _ms(raw)
     worst = latencies[-1] * 1000 if latencies else float("nan")
     print(
         f"latency, completing event → certification.eligible.v1, one replica, P={PARTITIONS}, "
@@ -154,11 +165,16 @@ def main() -> None:
     )
     print(f"  p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   p99 {p99:6.1f} ms   max {worst:6.1f} ms")
     print(
+        f"  the same with P=1 ({len(short):,} events, {len(one):,} decisions): "
+        f"p50 {o50:.1f} ms   p95 {o95:.1f} ms   p99 {o99:.1f} ms"
+    )
+    print(
         f"  baseline, raw JetStream echo (publish → pull → publish to RECORDS_OUT → subscriber; "
         f"{len(raw):,} messages): p50 {r50:.1f} ms   p95 {r95:.1f} ms   p99 {r99:.1f} ms"
     )
     report("p50_ms", "latency p50 at 500 events/s", p50, unit="ms")
     report("p95_ms", "latency p95 at 500 events/s", p95, unit="ms")
+    report("p99_p1_ms", "latency p99 at 500/s with P=1", o99, unit="ms")
     report("raw_p99_ms", "raw JetStream echo p99 at 500/s", r99, unit="ms")
     report(
         "p99_ms",
