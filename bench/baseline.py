@@ -35,6 +35,7 @@ class Baseline:
     publish_s: float
     pull_ack_s: float
     nats_cpu_s: float  # the server's CPU over both phases
+    client_cpu_s: float = 0.0  # this process's: the publisher and the consumers
 
     @property
     def rate(self) -> float:
@@ -72,6 +73,7 @@ async def _run(server: Any, messages: Sequence[tuple[str, bytes]], partitions: i
     async with client(server, "service") as (_, service_js):
         await declare(service_js, streams)
         nats_before = cpu_seconds(server.pid)
+        client_before = time.process_time()
         with progress() as bar:
             task = bar.add_task(f"baseline P={partitions}: publishing", total=len(messages))
             async with client(server, "publisher") as (_, js):
@@ -87,9 +89,12 @@ async def _run(server: Any, messages: Sequence[tuple[str, bytes]], partitions: i
             )
             done = time.monotonic()
         nats_cpu = cpu_seconds(server.pid) - nats_before
+        client_cpu = time.process_time() - client_before
     if sum(counts) != len(messages):
         raise RuntimeError(f"baseline: {sum(counts)} pulled of {len(messages)} published")
-    return Baseline(partitions, len(messages), published - started, done - published, nats_cpu)
+    return Baseline(
+        partitions, len(messages), published - started, done - published, nats_cpu, client_cpu
+    )
 
 
 def measure(name: str, messages: Sequence[tuple[str, bytes]], partitions: int) -> Baseline:
@@ -134,7 +139,8 @@ def print_baseline(b: Baseline) -> None:
     print(
         f"  baseline P={b.partitions} ({b.messages:,} msgs): publish {b.publish_rate:,.0f}/s, "
         f"pull+ack {b.pull_ack_rate:,.0f}/s, both {b.rate:,.0f} msgs/s "
-        f"(nats-server {b.nats_cpu_s / b.messages * 1e6:,.0f} µs CPU/msg)"
+        f"(CPU per msg: nats-server {b.nats_cpu_s / b.messages * 1e6:,.0f} µs, "
+        f"client {b.client_cpu_s / b.messages * 1e6:,.0f} µs)"
     )
 
 

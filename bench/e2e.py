@@ -8,8 +8,11 @@ then publishes the loadgen histories as a publisher does, to ``records.in.<ULN>`
 fast as the server acknowledges. The clock runs from the first publish until every
 partition stream is empty (work queues: every event stored and acknowledged) and
 ``RECORDS_OUT`` holds every decision and rejection the store holds (the relay caught
-up). Right before each run the raw JetStream baseline (bench/baseline.py) is measured on
-a fresh server with the same P: each end-to-end figure stands beside its own baseline.
+up). Right before and right after each run the raw JetStream baseline (bench/baseline.py)
+is measured on a fresh server with the same P: each end-to-end figure stands beside the
+mean of its own two baselines (the machine is shared: its load drifts within minutes).
+CPU per event is read for every process of the run, so the table also says how many of
+the machine's cores the run kept busy, against the baseline's.
 
 The runs (issue 9, item 7):
 
@@ -90,16 +93,34 @@ class Outcome:
     cpu: dict[str, Cpu] = field(default_factory=dict)  # per replica, over the run
     projection_cpu: float = 0.0  # the projection's CPU until it caught up
     nats_cpu: float = 0.0
+    publisher_cpu: float = 0.0  # this process: the publisher, and polling for the end
     roles: Any = None
     store_path: str = ""
+    after: raw.Baseline | None = None  # the baseline again, right after the run
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds
 
     @property
+    def baseline_rate(self) -> float:
+        """The mean of the baselines taken right before and right after the run."""
+        rates = [b.rate for b in (self.baseline, self.after) if b is not None]
+        return sum(rates) / len(rates)
+
+    @property
     def ratio(self) -> float:
-        return self.rate / self.baseline.rate
+        return self.rate / self.baseline_rate
+
+    def cpu_us(self) -> dict[str, float]:
+        """CPU per event, µs: each part of the run."""
+        per = 1e6 / self.events
+        parts = {f"replica {n}": c.main * per for n, c in enumerate(self.cpu.values())}
+        return parts | {
+            "projection": self.projection_cpu * per,
+            "nats-server": self.nats_cpu * per,
+            "publisher": self.publisher_cpu * per,
+        }
 
 
 def _store(run: Run) -> str:
@@ -138,6 +159,7 @@ async def _run(run: Run, server: Any, messages: Sequence[tuple[str, bytes]]) -> 
         roles = await settled_roles(services, run.partitions)
         cpu_before = {s.replica: s.cpu() for s in services}
         nats_before = cpu_seconds(server.pid)
+        publisher_before = time.process_time()
         async with client(server, "publisher") as (_, js):
             with progress() as bar:
                 task = bar.add_task(f"run {run.name}: publishing", total=len(messages))
@@ -149,6 +171,7 @@ async def _run(run: Run, server: Any, messages: Sequence[tuple[str, bytes]]) -> 
                 service_js, run.partitions, len(messages), store, services, f"run {run.name}"
             )
         nats_cpu = cpu_seconds(server.pid) - nats_before
+        publisher_cpu = time.process_time() - publisher_before
         cpu = {s.replica: s.cpu() - cpu_before[s.replica] for s in services}
         settled = await _quiet(services)
         projection = settled.projection - sum(c.projection for c in cpu_before.values())
@@ -165,6 +188,7 @@ async def _run(run: Run, server: Any, messages: Sequence[tuple[str, bytes]]) -> 
         cpu,
         projection,
         nats_cpu,
+        publisher_cpu,
         roles,
         store,
     )
@@ -179,7 +203,9 @@ def measure(run: Run, messages: Sequence[tuple[str, bytes]]) -> Outcome:
     )
     with nats_server(f"e2e-{run.name}-nats", run.partitions) as server:
         outcome = asyncio.run(_run(run, server, messages))
+    say(f"run {run.name}: the baseline again, right after")
     outcome.baseline = base
+    outcome.after = raw.measure(f"e2e-{run.name}-baseline", messages, run.partitions)
     return outcome
 
 
@@ -236,25 +262,35 @@ def _mean_decision_bytes(store_path: str) -> int:
 def _print(outcomes: Sequence[Outcome]) -> None:
     print(
         f"{'run':<6}{'P':>3}{'replicas':>10}  {'store':<11}{'end to end':>12}"
-        f"{'raw JetStream':>15}{'ratio':>7}   {'CPU µs/event: replica(s) · projection · nats':<40}"
+        f"{'raw JetStream':>15}{'ratio':>7}   CPU µs per event: replica(s) · projection · "
+        "nats-server · publisher = total, and the cores that keeps busy"
     )
     for o in outcomes:
-        replicas = " + ".join(f"{c.main / o.events * 1e6:,.0f}" for c in o.cpu.values())
+        cpu = o.cpu_us()
+        replicas = " + ".join(f"{v:,.0f}" for k, v in cpu.items() if k.startswith("replica"))
+        total = sum(cpu.values())
         store = "PostgreSQL" if o.run.store == "postgres" else "SQLite"
         print(
             f"{o.run.name:<6}{o.run.partitions:>3}{o.run.replicas:>10}  {store:<11}"
-            f"{o.rate:>12,.0f}{o.baseline.rate:>15,.0f}{o.ratio:>7.2f}   "
-            f"{replicas} · {o.projection_cpu / o.events * 1e6:,.0f} · "
-            f"{o.nats_cpu / o.events * 1e6:,.0f}"
+            f"{o.rate:>12,.0f}{o.baseline_rate:>15,.0f}{o.ratio:>7.2f}   "
+            f"{replicas} · {cpu['projection']:,.0f} · {cpu['nats-server']:,.0f} · "
+            f"{cpu['publisher']:,.0f} = {total:,.0f} µs, {total * o.rate / 1e6:.1f} cores"
         )
     for o in outcomes:
         shares = ", ".join(f"{r}: {n}" for r, n in o.roles.partitions.items())
+        bases = [b for b in (o.baseline, o.after) if b is not None]
         print(
             f"  {o.run.name}: {o.events:,} events, {o.decisions:,} decisions, {o.seconds:.1f}s "
             f"(publishing {o.publish_s:.1f}s); partitions {shares}; relay {o.roles.relay[0]}, "
-            f"projection {o.roles.projection[0]}; baseline publish "
-            f"{o.baseline.publish_rate:,.0f}/s, pull+ack {o.baseline.pull_ack_rate:,.0f}/s"
+            f"projection {o.roles.projection[0]}"
         )
+        for when, b in zip(("before", "after"), bases, strict=False):
+            per_msg = (b.nats_cpu_s + b.client_cpu_s) / b.messages * 1e6
+            print(
+                f"    baseline {when}: {b.rate:,.0f} msgs/s (publish {b.publish_rate:,.0f}/s, "
+                f"pull+ack {b.pull_ack_rate:,.0f}/s; nats-server + client {per_msg:,.0f} µs "
+                f"CPU per msg, {per_msg * b.rate / 1e6:.1f} cores)"
+            )
 
 
 def main() -> None:
@@ -275,9 +311,9 @@ def main() -> None:
         "end to end, 1 replica, P=8, SQLite",
         b.rate,
         unit="events/s",
-        baseline=f"raw JetStream {b.baseline.rate:,.0f} msgs/s",
+        baseline=f"raw JetStream {b.baseline_rate:,.0f} msgs/s",
     )
-    report("baseline_msgs_per_s", "raw JetStream, P=8", b.baseline.rate, unit="msgs/s")
+    report("baseline_msgs_per_s", "raw JetStream, P=8", b.baseline_rate, unit="msgs/s")
     report(
         "ratio",
         "end to end / raw JetStream (run B)",
@@ -295,8 +331,8 @@ def main() -> None:
     events = b.events
     report("d_decisions_per_event", "d: decisions per inbound event", b.decisions / events)
     report("p_projection_us", "p: projection CPU per event (B)", b.projection_cpu / events * 1e6)
-    report("j1_msgs_per_s", "J1: raw JetStream, 1 partition", by["A"].baseline.rate)
-    report("j8_msgs_per_s", "J8: raw JetStream, 8 partitions", b.baseline.rate)
+    report("j1_msgs_per_s", "J1: raw JetStream, 1 partition", by["A"].baseline_rate)
+    report("j8_msgs_per_s", "J8: raw JetStream, 8 partitions", b.baseline_rate)
     say("the relay alone over run B's store (r), and RECORDS_OUT alone (O)")
     published, seconds, cpu = asyncio.run(_relay_alone(b.store_path))
     r_us = cpu / max(published, 1) * 1e6
