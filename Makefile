@@ -67,8 +67,11 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## bench: benchmarks with their baselines, printed side by side
-bench: $(STAMP)
+## bench: every figure beside its baseline (measured in the same run) and its target, then
+## one summary line (~30 min; README "Performance"). BENCH=quick: a small run (~5 min);
+## BENCH_ONLY=e2e,latency: only those (rules contracts inprocess snapshots replay e2e
+## latency rebuild rss). Work files in .bench/; PostgreSQL is started and removed by it.
+bench: $(STAMP) postgres-bin
 	$(BIN)/python -m bench
 
 ## schemas: regenerate the committed JSON Schemas and AsyncAPI document

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from bench._common import report
 from contracts import ContractError, parse_inbound
 
 # Many short rounds, best kept: on a shared machine the minimum is the cost itself.
@@ -82,7 +83,16 @@ def main() -> None:
     ]
     print(f"contract parser: parse + validate + digest, µs per event (target {TARGET_US:.0f})")
     for label, payloads, step in rows:
-        print(f"  {label:<36} {per_event_us(payloads, step):6.1f}")
+        cost = per_event_us(payloads, step)
+        print(f"  {label:<36} {cost:6.1f}")
+    report(
+        "contract_parse_us",
+        "contract parser, loadgen mix, per event",
+        cost,
+        unit="µs",
+        target=TARGET_US,
+        higher_is_better=False,
+    )
 
 
 if __name__ == "__main__":
