@@ -73,23 +73,35 @@ def replay_as_lived(
         progress(len(pending))
         pending.clear()
 
-    def review_until(day: date) -> None:
-        """The scheduler's reviews for every claim-by day passed before ``day``."""
+    def reviews_until(day: date) -> list[tuple[date, tuple[str, ...]]]:
+        """The scheduler's reviews due from the clock's day up to ``day``."""
         start = clock.date() if clock is not None else None
-        for passed, qualifications in claim_by:
-            review_day = passed + timedelta(days=1)
-            if (start is None or review_day > start) and review_day <= day:
-                ulns = sorted({u for q in qualifications for u in registered.get(q, ())})
-                if ulns:
-                    result.decisions.extend(records.review(ulns, review_day))
-                result.reviewed_days.append(review_day)
+        return [
+            (passed + timedelta(days=1), qualifications)
+            for passed, qualifications in claim_by
+            if (start is None or passed + timedelta(days=1) > start)
+            and passed + timedelta(days=1) <= day
+        ]
+
+    def review_until(day: date) -> None:
+        # Every event before a review is stored first, as the live service would have.
+        due = reviews_until(day)
+        if due:
+            flush()
+        for review_day, qualifications in due:
+            ulns = sorted({u for q in qualifications for u in registered.get(q, ())})
+            if ulns:
+                result.decisions.extend(records.review(ulns, review_day))
+            result.reviewed_days.append(review_day)
 
     for line in lines:
         moment = min(_sent_at(line, zone) or clock or end, end)
         if clock is not None and moment < clock:
             moment = clock
+        # Each message carries its own moment, so a batch may span days; it is cut only
+        # where the scheduler would have reviewed in between (a handful of claim-by days),
+        # not at every change of day, which made batches of one or two events.
         if clock is None or moment.date() != clock.date():
-            flush()
             review_until(moment.date())
         clock = moment
         pending.append(Inbound(line, at=moment))
