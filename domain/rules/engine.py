@@ -61,6 +61,27 @@ def shortfall(qualification: Qualification, achieved: Mapping[str, date]) -> Sho
     """
     index = index_of(qualification)
     units = _in_preference_order(index, achieved)
+    # The answer depends only on which units of the structure are achieved, in
+    # order of preference: learners at the same stage share it, and a report over
+    # thousands of learners (replay, the audit pages) asks for it again and again.
+    key = (id(index), tuple(u.urn for u in units))
+    known = _SHORTFALLS.get(key)
+    if known is not None and known[0] is index:
+        return known[1]
+    if len(_SHORTFALLS) >= _SHORTFALLS_LIMIT:
+        _SHORTFALLS.clear()
+    found = _shortfall(index, units, achieved)
+    _SHORTFALLS[key] = (index, found)
+    return found
+
+
+_SHORTFALLS: dict[tuple[int, tuple[str, ...]], tuple[RuleIndex, Shortfall | None]] = {}
+_SHORTFALLS_LIMIT = 4096
+
+
+def _shortfall(
+    index: RuleIndex, units: Sequence[UnitFacts], achieved: Mapping[str, date]
+) -> Shortfall | None:
     always, choices = _split(units)
     if can_complete(index.layout, _counting(index.layout.start, always), choices):
         return None

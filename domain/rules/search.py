@@ -260,53 +260,76 @@ def cheapest(
     n, top = space.need_positions, len(items) - 1
     bounds = _bounds(space, items, len(free), cost)
     upper = _greedy_upper_bound(space, items, len(free), cost)
-    inf = float("inf")
-    # Per state the best (cost, then, -mask), minimised.
-    best: dict[State, tuple[int, int, int]] = {space.start: (0, 0, 0)}
-    for i, move in enumerate(space.moves):
-        unit = items[i]
-        price, extra, bit = (
-            (0, 0, 1 << (top - i))
-            if i < len(free)
-            else (
-                cost(unit),
-                then(unit),
-                1 << (top - i),
-            )
+    # A state's score packs (cost, then, items left out) into one int, so that
+    # the least score is the least cost, then the least ``then``, then the
+    # earliest items taken (item i at bit top - i); one int compares far faster
+    # than a tuple in the inner loop, which runs millions of times on a report.
+    mask_bits = top + 1
+    then_shift = mask_bits
+    cost_shift = then_shift + sum(then(u) for u in order).bit_length()
+    best: dict[State, int] = {space.start: (1 << mask_bits) - 1}
+    for i, (gains, uses) in enumerate(space.moves):
+        price = 0 if i < len(free) else cost(items[i])
+        add = (0 if i < len(free) else (price << cost_shift) + (then(items[i]) << then_shift)) - (
+            1 << (top - i)
         )
         free_left, ratio, reach = bounds[i + 1]
-        grown: dict[State, tuple[int, int, int]] = {}
-        for state, (paid, other, negmask) in best.items():
-            for after, value in (
-                (state, (paid, other, negmask)),
-                (step(state, move), (paid + price, other + extra, negmask - bit)),
-            ):
-                if after is None:
-                    continue
+        needs = range(n)
+        grown: dict[State, int] = {}
+        known = grown.get
+        for state, score in best.items():
+            paid = score >> cost_shift
+            # Leave the unit out: the same state, seen from one layer further on.
+            lower = 0.0
+            for p in needs:
+                short = state[p]
+                if short > reach[p]:
+                    lower = -1.0
+                    break
+                short -= free_left[p]
+                if short > 0 and short * ratio[p] > lower:
+                    lower = short * ratio[p]
+            if lower >= 0 and paid + lower <= upper + 1e-9:
+                held = known(state)
+                if held is None or score < held:
+                    grown[state] = score
+            # Count it: caps first (overflowing one ends this branch), then needs.
+            after = list(state)
+            for p, amount in uses:
+                after[p] -= amount
+                if after[p] < 0:
+                    break
+            else:
+                for p, amount in gains:
+                    short = after[p]
+                    if short:
+                        after[p] = short - amount if short > amount else 0
                 lower = 0.0
-                for p in range(n):
+                for p in needs:
                     short = after[p]
                     if short > reach[p]:
-                        lower = inf
+                        lower = -1.0
                         break
                     short -= free_left[p]
-                    if short > 0:
-                        lower = max(lower, short * ratio[p])
-                if value[0] + lower > upper + 1e-9:
+                    if short > 0 and short * ratio[p] > lower:
+                        lower = short * ratio[p]
+                if lower < 0 or paid + price + lower > upper + 1e-9:
                     continue
                 if not any(after[:n]):
-                    upper = min(upper, value[0])
-                known = grown.get(after)
-                if known is None or value < known:
-                    grown[after] = value
+                    upper = min(upper, paid + price)
+                moved = tuple(after)
+                value = score + add
+                held = known(moved)
+                if held is None or value < held:
+                    grown[moved] = value
         best = grown
-    done = [value for state, value in best.items() if not any(state[:n])]
+    done = [score for state, score in best.items() if not any(state[:n])]
     if not done:
         return None
-    paid, _, negmask = min(done)
-    mask = -negmask
+    score = min(done)
+    mask = ~score & ((1 << mask_bits) - 1)
     chosen = tuple(u.urn for i, u in enumerate(items) if i >= len(free) and mask >> (top - i) & 1)
-    return paid, chosen
+    return score >> cost_shift, chosen
 
 
 Bound = tuple[list[int], list[float], list[int]]
