@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any, NoReturn
 
+import orjson
 from rich.console import Console
 
 from services.adapters.redaction import redact
@@ -21,9 +22,18 @@ def fail(message: str, status: int = EXIT_USAGE) -> NoReturn:
     raise SystemExit(status)
 
 
+_JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 def print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")
+    # orjson: a replay's report of thousands of learners is written in a tenth of the
+    # time json.dump takes. Datetimes pass through to str, as json.dump's default did;
+    # what orjson refuses (an integer beyond 64 bits in a refused original) json writes.
+    try:
+        text = orjson.dumps(value, default=str, option=_JSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write(text + "\n")
 
 
 def console() -> Console:
