@@ -34,8 +34,9 @@ from contracts.uln import is_valid_uln
 from projections.follower import backoff
 from services.adapters.store.parked import ParkedTable
 from services.adapters.tracing import batch_span, trace_ids, traceparents
+from services.application.group_commit import GroupCommit
 from services.application.parking import Parking
-from services.application.records import Inbound, LearnerRecords, MessageFault, Outcome
+from services.application.records import Inbound, LearnerRecords, MessageFault, Outcome, Part
 
 __all__ = ["Feed", "IngestStats", "PartitionLostError", "PartitionWorker", "Writer"]
 
@@ -117,6 +118,7 @@ class PartitionWorker:
         on_stored: Callable[[], None] = lambda: None,
         on_batch: Callable[[int, Sequence[Outcome], float], None] = lambda *a: None,
         belongs: Callable[[str], bool] = lambda uln: True,
+        group: GroupCommit | None = None,
     ) -> None:
         self.feed = feed
         self.records = records
@@ -130,6 +132,8 @@ class PartitionWorker:
         # published straight to another partition's subject is refused, never applied,
         # so a learner is still written by one owner only.
         self.belongs = belongs
+        # Shared by the partitions of one replica: batches waiting together commit together.
+        self.group = group
         self.partition = feed.partition
         self.position = 0
         self.stats = IngestStats()
@@ -254,8 +258,10 @@ class PartitionWorker:
         failures = 0
         while True:
             try:
-                outcomes: list[Outcome] = await self.writer(
-                    self._receive, inbound, tracking, faults
+                outcomes: list[Outcome] = (
+                    await self.group.store(Part(inbound, tracking, self._parking, faults))
+                    if self.group is not None
+                    else await self.writer(self._receive, inbound, tracking, faults)
                 )
             except MessageFault as fault:
                 self._note_fault(fault, inbound, tries, faults)

@@ -45,7 +45,7 @@ from services.adapters.store.records_store import Append, RecordsStore, Unattrib
 from services.application.clock import Clock, SystemClock, start_of_day
 from services.application.parking import Parking
 
-__all__ = ["Inbound", "LearnerRecords", "MessageFault", "Outcome"]
+__all__ = ["Inbound", "LearnerRecords", "MessageFault", "NotCombinableError", "Outcome", "Part"]
 
 # How many learners the writer keeps in memory between batches (0: none), so a learner
 # touched again is not read from the store. About 2-3 KB each.
@@ -93,6 +93,20 @@ class MessageFault(Exception):
         self.index = index
         self.uln = uln
         self.cause = cause
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One partition's batch in a group commit (``receive_batches``)."""
+
+    inbound: Sequence[Inbound]
+    tracking: Tracking | None = None
+    parking: Parking | None = None
+    faults: Mapping[int, str] | None = None
+
+
+class NotCombinableError(RuntimeError):
+    """These batches cannot share a transaction; store them one by one."""
 
 
 @dataclass(slots=True)
@@ -163,6 +177,55 @@ class LearnerRecords:
             if parking is not None:
                 parking.commit()
             self._keep(batch.learners)
+            if self._freeze:
+                gc.freeze()
+            return outcomes
+
+    def receive_batches(self, parts: Sequence[Part]) -> list[list[Outcome]]:
+        """Several partitions' batches applied as ``receive_batch`` would apply each,
+        stored in one transaction (a group commit): one commit, and one trip through
+        the writer, instead of one per partition. Each part keeps its own position,
+        parking and outcomes.
+
+        Raises NotCombinableError, storing nothing, when two parts touch one learner or
+        one unattributed log (a message published to another partition's subject); and
+        whatever one part raises, storing nothing. The caller then stores the parts one
+        by one, which attributes any failure to its own part.
+        """
+        with self._writing:
+            now = self.clock.now()
+            batches: list[_Batch] = []
+            outcomes: list[list[Outcome]] = []
+            touched: set[str] = set()
+            try:
+                for part in parts:
+                    batch = _Batch(self, now, part.parking, part.faults or {})
+                    batches.append(batch)
+                    outcomes.append(batch.run(part.inbound))
+                    mine = batch.ulns | {f"unattributed:{i}" for i in batch.unattributed}
+                    if touched & mine:
+                        raise NotCombinableError("two batches touch one learner or log")
+                    touched |= mine
+                appends = [b.append(p.tracking) for b, p in zip(batches, parts, strict=True)]
+                combined = Append(
+                    tracking=appends[0].tracking,
+                    also_tracking=[a.tracking for a in appends[1:] if a.tracking is not None],
+                )
+                for append in appends:
+                    combined.learners += append.learners
+                    combined.unattributed += append.unattributed
+                    combined.side += append.side
+                self.store.append(combined)
+            except BaseException:
+                self._forget(touched | {u for b in batches for u in b.ulns})
+                for part in parts:
+                    if part.parking is not None:
+                        part.parking.abandon()
+                raise
+            for batch in batches:
+                if batch.parking is not None:
+                    batch.parking.commit()
+                self._keep(batch.learners)
             if self._freeze:
                 gc.freeze()
             return outcomes

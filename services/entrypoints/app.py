@@ -46,6 +46,7 @@ from services.adapters.nats.streams import declare, leases_bucket, partition_of
 from services.adapters.store import open_store, redact
 from services.adapters.store.parked import ParkedTable
 from services.application.clock import Clock, SystemClock
+from services.application.group_commit import GroupCommit
 from services.application.ingest import PartitionWorker
 from services.application.ownership import Ownership, Role
 from services.application.relay import OutboxRelay
@@ -89,6 +90,8 @@ class RecordsService:
         self.nc: NATS | None = None
         self.js: JetStreamContext | None = None
         self.workers: dict[int, PartitionWorker] = {}
+        # The partitions this replica owns commit together what waits for the writer.
+        self.group_commit = GroupCommit(self.records, self.write)
         self.relay: OutboxRelay | None = None
         self.projection: StatusFollower | None = None
         self.ownership: Ownership | None = None
@@ -202,6 +205,7 @@ class RecordsService:
             on_stored=self.stored,
             on_batch=self.metrics.batch_stored,
             belongs=lambda uln: partition_of(uln, partitions) == partition,
+            group=self.group_commit,
         )
         self.workers[partition] = worker
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -18,6 +19,7 @@ from typing import Any
 
 import orjson
 import pytest
+from eventsourcing.persistence import Tracking
 from nats.js import JetStreamContext
 
 from contracts.uln import make_uln
@@ -30,8 +32,14 @@ from services.adapters.nats.partition_feed import PartitionFeed
 from services.adapters.nats.streams import Streams, declare, partition_of
 from services.adapters.store.parked import ParkedTable
 from services.application.clock import FixedClock
+from services.application.group_commit import GroupCommit
 from services.application.ingest import PartitionWorker
-from services.application.records import LearnerRecords
+from services.application.records import (
+    Inbound,
+    LearnerRecords,
+    NotCombinableError,
+    Part,
+)
 from services.entrypoints.wiring import open_records
 
 pytestmark = pytest.mark.nats
@@ -364,3 +372,210 @@ async def test_a_lost_ack_is_made_good_when_the_message_comes_back(
     await running.close()
     assert lost and worker.stats.outcomes["duplicate"] == 0
     assert len(records.history(ulns[0])) > 2
+
+
+# A group commit: the partitions of one replica share one writer, and the batches that
+# wait for it together are stored in one transaction.
+
+
+async def publish_to_streams(js: JetStreamContext, lines: list[bytes]) -> dict[str, int]:
+    """Publish in order; the last sequence each partition stream reached."""
+    last: dict[str, int] = {}
+    for line in lines:
+        ack = await js.publish(f"records.in.{orjson.loads(line)['subject']}", line)
+        last[ack.stream] = ack.seq
+    return last
+
+
+class Replica:
+    """Several partitions' workers on one writer thread and one GroupCommit. The writer
+    lingers before each call, as a busy one would, so batches wait for it together."""
+
+    def __init__(
+        self, js: JetStreamContext, records: LearnerRecords, partitions: list[int], batch: int
+    ) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=1)
+
+        async def write(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            def lingering() -> Any:
+                time.sleep(0.02)
+                return fn(*args, **kwargs)
+
+            return await asyncio.get_running_loop().run_in_executor(self.executor, lingering)
+
+        self.group = GroupCommit(records, write)
+        parked = ParkedTable(records.store.recorder, records.store.codec.sealer)
+        self.workers = [
+            PartitionWorker(
+                PartitionFeed(js, STREAMS, k),
+                records,
+                write,
+                parked,
+                batch=batch,
+                fetch_timeout=0.2,
+                group=self.group,
+            )
+            for k in partitions
+        ]
+        self.stop = asyncio.Event()
+        self.tasks = [asyncio.create_task(w.run(self.stop)) for w in self.workers]
+
+    async def until(self, done: Callable[[], bool], timeout: float = 30.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not done():
+                for task in self.tasks:
+                    if task.done():
+                        task.result()
+                await asyncio.sleep(0.02)
+
+    def reached(self, last: dict[str, int]) -> bool:
+        return all(w.position >= last.get(w.feed.stream, 0) for w in self.workers)
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.wait_for(asyncio.gather(*self.tasks), 20)
+        self.executor.shutdown()
+
+
+GROUP = [0, 2, 5, 7]
+
+
+@pytest.fixture
+async def replica(
+    js_streams: JetStreamContext, records: LearnerRecords
+) -> AsyncIterator[Callable[..., Replica]]:
+    started: list[Replica] = []
+
+    def run(batch: int = 3) -> Replica:
+        started.append(Replica(js_streams, records, GROUP, batch))
+        return started[-1]
+
+    yield run
+    for one in started:
+        if not all(t.done() for t in one.tasks):
+            await one.close()
+
+
+def grouped_learners(per_partition: int) -> list[str]:
+    by_partition = [learners_of_partition(k, per_partition) for k in GROUP]
+    return [uln for ulns in zip(*by_partition, strict=True) for uln in ulns]
+
+
+async def test_partitions_committed_together_equal_an_offline_replay(
+    js_streams: JetStreamContext,
+    records: LearnerRecords,
+    replica: Callable[..., Replica],
+    catalogue: Catalogue,
+    tmp_path: Path,
+) -> None:
+    ulns = grouped_learners(3)
+    lines = histories(catalogue, ulns)
+    last = await publish_to_streams(js_streams, lines)
+    running = replica(batch=3)
+
+    await running.until(lambda: running.reached(last))
+    await running.close()
+
+    # Batches of several partitions did share transactions: else this proves nothing.
+    assert running.group.commits < running.group.batches
+    expected = offline(tmp_path, catalogue, lines)
+    assert histories_of(records, ulns) == histories_of(expected, ulns)
+    assert decisions_of(records) == decisions_of(expected) != []
+    for uln in ulns:
+        assert evidence_order(records, uln) == evidence_order(expected, uln)
+    for worker in running.workers:
+        # Every partition's own position was stored with its events.
+        assert records.store.position(worker.feed.tracking_name) == last[worker.feed.stream]
+        assert worker.stats.outcomes["rejected"] == 0
+
+
+async def test_a_message_at_fault_in_a_group_parks_only_its_learner(
+    js_streams: JetStreamContext,
+    records: LearnerRecords,
+    replica: Callable[..., Replica],
+    catalogue: Catalogue,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ulns = grouped_learners(2)
+    lines = histories(catalogue, ulns)
+    poisoned = ulns[1]
+    poison_id = next(
+        orjson.loads(line)["id"]
+        for line in lines[len(ulns) :]
+        if orjson.loads(line)["subject"] == poisoned
+    )
+    real_fact_of = learner_module.fact_of
+    expected = offline(tmp_path, catalogue, lines)
+
+    def buggy(event: Any) -> Any:
+        if event.id == poison_id:
+            raise RuntimeError("a bug in the learner code")
+        return real_fact_of(event)
+
+    monkeypatch.setattr(learner_module, "fact_of", buggy)
+    last = await publish_to_streams(js_streams, lines)
+    running = replica(batch=3)
+    await running.until(lambda: running.reached(last))
+    await running.close()
+
+    for uln in ulns:
+        if uln != poisoned:
+            assert evidence_order(records, uln) == evidence_order(expected, uln)
+    assert evidence_order(records, poisoned) == evidence_order(expected, poisoned)[:1]
+    later = [orjson.loads(x)["id"] for x in lines if orjson.loads(x)["subject"] == poisoned][1:]
+    parked = running.workers[0].parked.of_learner(poisoned)
+    assert [orjson.loads(m.data)["id"] for m in parked] == later
+
+
+async def test_a_store_outage_under_a_group_commit_is_waited_out_by_every_partition(
+    js_streams: JetStreamContext,
+    records: LearnerRecords,
+    store_path: Path,
+    replica: Callable[..., Replica],
+    catalogue: Catalogue,
+    tmp_path: Path,
+) -> None:
+    ulns = grouped_learners(2)
+    lines = histories(catalogue, ulns)
+    with sqlite3.connect(store_path) as db:
+        db.execute(
+            "CREATE TRIGGER outage BEFORE INSERT ON stored_events "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error (simulated)'); END"
+        )
+    last = await publish_to_streams(js_streams, lines)
+    running = replica(batch=3)
+    await running.until(lambda: all(w.stats.store_failures >= 2 for w in running.workers))
+    assert all(w.position == 0 for w in running.workers)
+    with sqlite3.connect(store_path) as db:
+        db.execute("DROP TRIGGER outage")
+
+    await running.until(lambda: running.reached(last), timeout=60)
+    await running.close()
+
+    expected = offline(tmp_path, catalogue, lines)
+    assert histories_of(records, ulns) == histories_of(expected, ulns)
+    assert decisions_of(records) == decisions_of(expected)
+    assert all(w.stats.outcomes["rejected"] == 0 for w in running.workers)
+
+
+def test_batches_touching_one_learner_are_not_combined_and_store_nothing(
+    records: LearnerRecords, catalogue: Catalogue, tmp_path: Path
+) -> None:
+    ulns = learners_of_partition(0, 2)
+    lines = histories(catalogue, ulns)
+    half = len(lines) // 2
+    # The second part holds a later event of a learner of the first.
+    first = Part([Inbound(x) for x in lines[:half]], Tracking("a", 1))
+    second = Part([Inbound(x) for x in lines[half:]], Tracking("b", 1))
+    with pytest.raises(NotCombinableError):
+        records.receive_batches([first, second])
+    assert records.store.last_position() == 0
+    assert records.store.position("a") == records.store.position("b") == 0
+
+    # Stored one by one, as the group commit then does, they equal an offline replay.
+    records.receive_batch(first.inbound, tracking=first.tracking)
+    records.receive_batch(second.inbound, tracking=second.tracking)
+    expected = offline(tmp_path, catalogue, lines)
+    assert histories_of(records, ulns) == histories_of(expected, ulns)
+    assert decisions_of(records) == decisions_of(expected)

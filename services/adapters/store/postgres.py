@@ -49,6 +49,8 @@ class PostgresStoreRecorder(PostgresProcessRecorder):
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
+        for tracking in kwargs.get("also_tracking", ()):
+            self._insert_tracking(curs, tracking)
         for write in kwargs.get("side", ()):
             _run(curs, write.sql[self.dialect], write.rows)
 

@@ -82,6 +82,10 @@ class SQLiteStoreRecorder(SQLiteProcessRecorder):
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         returning = super()._insert_events(c, stored_events, **kwargs)
+        # The positions of the other partitions whose batches share this transaction
+        # (a group commit): each moves forward under the same rule as ``tracking``.
+        for tracking in kwargs.get("also_tracking", ()):
+            self._insert_tracking(c, tracking)
         for write in kwargs.get("side", ()):
             _run(c, write.sql[self.dialect], write.rows)
         return returning

@@ -46,6 +46,9 @@ class Append:
     learners: list[tuple[str, int, Sequence[LearnerEvent]]] = field(default_factory=list)
     unattributed: list[tuple[str, int, Sequence[UnattributedRefused]]] = field(default_factory=list)
     tracking: Tracking | None = None
+    # More positions stored in the same transaction: a group commit of several
+    # partitions' batches (LearnerRecords.receive_batches).
+    also_tracking: list[Tracking] = field(default_factory=list)
     erased: list[str] = field(default_factory=list)
     side: list[SideWrite] = field(default_factory=list)
 
@@ -118,7 +121,9 @@ class RecordsStore:
         if batch.erased:
             side.extend(KeyTable.deletes(batch.erased))
         try:
-            self.recorder.insert_events(stored, tracking=batch.tracking, side=side)
+            self.recorder.insert_events(
+                stored, tracking=batch.tracking, also_tracking=batch.also_tracking, side=side
+            )
         except BaseException:
             self.keys.forget(batch.erased)
             raise

@@ -173,6 +173,15 @@ class _StateCollector(Collector):
             yield _gauge("up", "1 once the service has opened its store", 0)
             return
         yield _gauge("up", "1 once the service has opened its store", 1)
+        group = service.group_commit
+        yield _counter(
+            "store_commits",
+            "Transactions that stored ingest batches (one per group of partitions' batches)",
+            group.commits,
+        )
+        yield _counter(
+            "store_commit_batches", "Ingest batches those transactions held", group.batches
+        )
         yield from _ownership(service)
         yield from _health(service)
         if service.probe is not None and service.probe.latest is not None:
