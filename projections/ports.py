@@ -33,6 +33,13 @@ class EventLog(Protocol):
         """Up to ``limit`` entries after position ``after`` (personal data left sealed)."""
         ...
 
+    def log_shard(
+        self, after: int, limit: int, topics: Sequence[str], shard: tuple[int, int]
+    ) -> tuple[int, Sequence[LoggedEvent]]:
+        """The entries of ``log`` of the learners in ``shard`` (index, count) only, the
+        others skipped undecoded; the last position scanned first."""
+        ...
+
     def last_position(self) -> int: ...
 
     def history_until(self, uln: str, version: int) -> list[LearnerEvent]:

@@ -36,7 +36,7 @@ from projections.documents import registration_document
 from projections.ports import EventLog
 from projections.status_view import Row, StatusView, rows_of
 
-__all__ = ["DEFAULT_CACHE", "REBUILD_BATCH", "Progress", "StatusProjection"]
+__all__ = ["DEFAULT_CACHE", "REBUILD_BATCH", "Progress", "StatusProjection", "rows_until"]
 
 # Called after each page with (position reached, last position in the store).
 Progress = Callable[[int, int], None]
@@ -124,37 +124,8 @@ class StatusProjection:
         """Project the whole log again into a fresh set of rows; the position reached
         (the last entry when it started)."""
         last = self.log.last_position()
-        today = self.today()
-        records: dict[str, LearnerRecord] = {}
-        enabled = gc.isenabled()
-        # Nothing the fold makes is cyclic, and the collector's passes over millions of
-        # young objects would cost a tenth of the time.
-        gc.disable()
-        try:
-            position = 0
-            while position < last:
-                entries = self.log.log(position, REBUILD_BATCH, _VIEW_TOPICS)
-                if not entries:
-                    break
-                for entry in entries:
-                    if entry.position > last:
-                        break
-                    event = entry.event
-                    if isinstance(event, LearnerEvent):
-                        record = records.get(event.uln)
-                        if record is None:
-                            record = records[event.uln] = LearnerRecord(event.uln)
-                        record.apply(event)
-                position = entries[-1].position
-                if progress is not None:
-                    progress(min(position, last), last)
-            rows: list[Row] = []
-            for uln in sorted(records):
-                rows.extend(rows_of(*self._documents(records[uln], today)))
-            self.view.replace(last, rows)
-        finally:
-            if enabled:
-                gc.enable()
+        rows = rows_until(self.log, self.catalogue, last, self.today(), progress=progress)
+        self.view.replace(last, rows)
         self._cache.clear()
         self._cache_at = 0
         return last
@@ -171,17 +142,7 @@ class StatusProjection:
         return record
 
     def _documents(self, record: LearnerRecord, today: date) -> tuple[str, list[dict[str, Any]]]:
-        views = registration_views(record, self.catalogue, today)
-        documents = []
-        for view in views:
-            document = registration_document(view, self.catalogue)
-            decided = record.decided.get(view.qualification)
-            document["expiry_due"] = view.status not in (
-                RegistrationStatus.WITHDRAWN,
-                RegistrationStatus.CERTIFICATED,
-            ) and not (decided is not None and decided.window_expired)
-            documents.append(document)
-        return record.uln, documents
+        return documents_of(record, self.catalogue, today)
 
     def _keep(self, touched: Mapping[str, LearnerRecord]) -> None:
         if self.cache_size <= 0:
@@ -189,3 +150,62 @@ class StatusProjection:
         self._cache.update(touched)  # popped when touched, so these go in at the young end
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+
+
+def rows_until(
+    log: EventLog,
+    catalogue: Catalogue,
+    last: int,
+    today: date,
+    shard: tuple[int, int] = (0, 1),
+    progress: Progress | None = None,
+) -> list[Row]:
+    """The view's rows for the learners of ``shard`` (index, count), from every entry up
+    to ``last``: every learner folded first, then each evaluated once. Several
+    processes, one shard each, rebuild in parallel (the rebuild command)."""
+    records: dict[str, LearnerRecord] = {}
+    enabled = gc.isenabled()
+    # Nothing the fold makes is cyclic, and the collector's passes over millions of
+    # young objects would cost a tenth of the time.
+    gc.disable()
+    try:
+        position = 0
+        while position < last:
+            reached, entries = log.log_shard(position, REBUILD_BATCH, _VIEW_TOPICS, shard)
+            if reached <= position:
+                break
+            for entry in entries:
+                if entry.position > last:
+                    break
+                event = entry.event
+                if isinstance(event, LearnerEvent):
+                    record = records.get(event.uln)
+                    if record is None:
+                        record = records[event.uln] = LearnerRecord(event.uln)
+                    record.apply(event)
+            position = reached
+            if progress is not None:
+                progress(min(position, last), last)
+        rows: list[Row] = []
+        for uln in sorted(records):
+            rows.extend(rows_of(*documents_of(records[uln], catalogue, today)))
+        return rows
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def documents_of(
+    record: LearnerRecord, catalogue: Catalogue, today: date
+) -> tuple[str, list[dict[str, Any]]]:
+    """The learner's registration documents as the view keeps them."""
+    documents = []
+    for view in registration_views(record, catalogue, today):
+        document = registration_document(view, catalogue)
+        decided = record.decided.get(view.qualification)
+        document["expiry_due"] = view.status not in (
+            RegistrationStatus.WITHDRAWN,
+            RegistrationStatus.CERTIFICATED,
+        ) and not (decided is not None and decided.window_expired)
+        documents.append(document)
+    return record.uln, documents

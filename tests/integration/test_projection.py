@@ -7,6 +7,8 @@ and a PostgreSQL store with the view's tables and position in the same database.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -19,7 +21,7 @@ from devtools.sample_events import EventFactory
 from devtools.sample_histories import completing_units, sample_histories
 from domain.catalogue import Catalogue
 from projections.documents import CONTRACT_FIELDS, registration_document
-from projections.status_projection import StatusProjection
+from projections.status_projection import StatusProjection, rows_until
 from projections.status_query import StatusQuery
 from projections.status_view import PositionConflictError, StatusView, open_status_view
 from services.adapters.catalogue_files import load_catalogue
@@ -153,6 +155,41 @@ def test_an_incremental_projection_and_a_rebuild_give_identical_rows(
     projection_of(records, rebuilt).rebuild()
     assert rebuilt.rows() == rows != []
     assert rebuilt.position() == last_position(records)
+
+
+def test_a_rebuild_in_several_processes_gives_the_same_rows(
+    records: LearnerRecords, location: str, tmp_path: Path, catalogue: Catalogue
+) -> None:
+    # Each process folds the learners of its shard; together they must give every row
+    # the one-process projection gives, none twice.
+    histories = sample_histories(catalogue)
+    for start in range(0, len(histories), 9):
+        records.receive_batch(histories[start : start + 9])
+    views = tmp_path / "views.sqlite"
+    view = make_view(location, views)
+    # The command decides as of today, so this projection does too.
+    today = date.today()
+    StatusProjection(records.store, view, catalogue, lambda: today).catch_up()
+    rows = view.rows()
+    shards = [
+        rows_until(records.store, catalogue, last_position(records), today, (k, 3))
+        for k in range(3)
+    ]
+    assert all(shards) and sorted(r for shard in shards for r in shard) == sorted(rows)
+    view.close()
+
+    command = [str(Path(sys.executable).with_name("learner-records")), "rebuild"]
+    command += ["--store", location, "--views", str(views), "--workers", "3", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["position"] == last_position(records)
+
+    rebuilt = make_view(location, views)
+    try:
+        assert rebuilt.rows() == rows != []
+        assert rebuilt.position() == last_position(records)
+    finally:
+        rebuilt.close()
 
 
 def test_a_running_projection_carries_on_from_a_rebuild(

@@ -26,9 +26,11 @@ __all__ = [
 ]
 
 
-def open_store(location: str, *, create: bool = True) -> RecordsStore:
+def open_store(location: str, *, create: bool = True, tables: bool = True) -> RecordsStore:
     """The store at ``location``; a missing SQLite file is an error unless ``create``
-    (readers such as ``audit`` must not conjure an empty store)."""
+    (readers such as ``audit`` must not conjure an empty store). ``tables=False`` for a
+    reader of a store known to exist: several processes creating the tables at once
+    collide in PostgreSQL's catalogue ("tuple concurrently updated")."""
     from services.adapters.store.recorders import open_recorder
 
     if not is_postgres(location):
@@ -42,6 +44,8 @@ def open_store(location: str, *, create: bool = True) -> RecordsStore:
                 f"cannot create the store {path}: {error.strerror or error}"
             ) from None
     env = store_env(location)
+    if not tables:
+        env["CREATE_TABLE"] = "n"
     try:
         if is_postgres(location):
             from services.adapters.store.postgres import reach

@@ -14,7 +14,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
-from services.adapters.store.recorders import POSTGRES_TABLES, SideWrite, _run
+from services.adapters.store.recorders import POSTGRES_TABLES, SideWrite, _run, shard_of
 
 __all__ = ["PostgresStoreRecorder", "reach"]
 
@@ -70,6 +70,31 @@ class PostgresStoreRecorder(PostgresProcessRecorder):
                 )
                 for r in curs.fetchall()
             ]
+
+    def select_shard(
+        self, after: int, limit: int, topics: Sequence[str], shard: tuple[int, int]
+    ) -> tuple[int, list[tuple[int, StoredEvent]]]:
+        """As SQLiteStoreRecorder.select_shard."""
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {0}.{1} WHERE notification_id > %s AND topic = ANY(%s) "
+            "ORDER BY notification_id LIMIT %s"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        index, count = shard
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (after, list(topics), limit))
+            rows = curs.fetchall()
+        mine = [
+            (
+                r["notification_id"],
+                StoredEvent(
+                    r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"])
+                ),
+            )
+            for r in rows
+            if shard_of(r["originator_id"], count) == index
+        ]
+        return (rows[-1]["notification_id"] if rows else after), mine
 
     def count_notifications(self, after: int, topics: Sequence[str]) -> int:
         """How many notifications of these topics lie after position ``after``."""

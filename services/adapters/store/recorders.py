@@ -27,6 +27,7 @@ __all__ = [
     "SideWrite",
     "StoreRecorder",
     "open_recorder",
+    "shard_of",
 ]
 
 # The environment name 0.1 used (eventsourcing prefixes PostgreSQL tables with it),
@@ -106,6 +107,30 @@ class SQLiteStoreRecorder(SQLiteProcessRecorder):
             c.execute(statement, [i.hex for i in originator_ids])
             return [StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
 
+    def select_shard(
+        self, after: int, limit: int, topics: Sequence[str], shard: tuple[int, int]
+    ) -> tuple[int, list[tuple[int, StoredEvent]]]:
+        """Up to ``limit`` notifications of ``topics`` after ``after``, of the learners in
+        ``shard`` (index, count) only: the last position scanned, and (position, event)
+        for those. Rows of other shards are skipped before anything is built from them,
+        so that each of several processes decodes only its own learners."""
+        marks = ",".join("?" * len(topics))
+        statement = (
+            "SELECT rowid, originator_id, originator_version, topic, state "
+            f"FROM {self.events_table_name} WHERE rowid > ? AND topic IN ({marks}) "
+            "ORDER BY rowid LIMIT ?"
+        )
+        index, count = shard
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, [after, *topics, limit])
+            rows = c.fetchall()
+        mine = [
+            (r[0], StoredEvent(UUID(r[1]), r[2], r[3], r[4]))
+            for r in rows
+            if shard_of(r[1], count) == index
+        ]
+        return (rows[-1][0] if rows else after), mine
+
     def count_notifications(self, after: int, topics: Sequence[str]) -> int:
         """How many notifications of these topics lie after position ``after`` (the
         relay's lag: a range scan of the rows after it, none of their states read)."""
@@ -127,6 +152,17 @@ class SQLiteStoreRecorder(SQLiteProcessRecorder):
         with self.datastore.transaction(commit=True) as c:
             for write in writes:
                 _run(c, write.sql[self.dialect], write.rows)
+
+
+def shard_of(originator_id: UUID | str, count: int) -> int:
+    """Which of ``count`` shards a learner's history falls in: its id's last 32 bits
+    modulo ``count``, the same from a UUID (PostgreSQL) or its hex (SQLite)."""
+    low = (
+        originator_id.int & 0xFFFFFFFF
+        if isinstance(originator_id, UUID)
+        else int(originator_id.replace("-", "")[-8:], 16)
+    )
+    return low % count
 
 
 def _run(cursor: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:

@@ -178,6 +178,22 @@ class RecordsStore:
             for n in notifications
         ]
 
+    def log_shard(
+        self, after: int, limit: int, topics: Sequence[str], shard: tuple[int, int]
+    ) -> tuple[int, list[Logged]]:
+        """The entries of ``log`` that belong to the learners of ``shard`` (index, count),
+        decoded; the others skipped undecoded. The last position scanned comes first."""
+        reached, rows = self.recorder.select_shard(after, limit, topics, shard)
+        return reached, [
+            Logged(
+                position,
+                _uuid(stored.originator_id),
+                stored.originator_version,
+                self.codec.decode(stored, personal=False),
+            )
+            for position, stored in rows
+        ]
+
     def raw_log(self, after: int, limit: int, topics: Sequence[str] = ()) -> Sequence[Any]:
         """The notifications themselves (eventsourcing's), for readers that decode
         only part of a state (the relay reads a decision without the rest)."""

@@ -8,7 +8,13 @@ position moved and carries on from the rebuild's.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +45,20 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--batch", type=int, default=REBUILD_BATCH, help="notifications per transaction"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes folding the learners, each a share of them (default: the cores, "
+        "at most 4, for a store of 50,000 events or more; else one)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary, no progress")
     parser.set_defaults(handler=run)
+
+
+# Below this many events, starting processes costs more than folding in one.
+PARALLEL_FROM = 50_000
+DEFAULT_WORKERS = min(os.cpu_count() or 1, 4)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,7 +81,18 @@ def run(args: argparse.Namespace) -> int:
             store, view, load_catalogue(), lambda: clock.now().date(), batch=args.batch
         )
         started = time.monotonic()
-        position = projection.rebuild() if args.json else _with_progress(projection)
+        last = store.last_position()
+        workers = (
+            args.workers
+            if args.workers is not None
+            else (DEFAULT_WORKERS if last >= PARALLEL_FROM else 1)
+        )
+        if workers < 1:
+            fail(f"--workers {workers}: give at least 1")
+        if workers > 1:
+            position = _in_processes(location, projection, last, workers, not args.json)
+        else:
+            position = projection.rebuild() if args.json else _with_progress(projection)
         elapsed = time.monotonic() - started
         registrations = view.count()
     finally:
@@ -84,6 +113,63 @@ def run(args: argparse.Namespace) -> int:
             f"from {position} events in {elapsed:.1f}s."
         )
     return 0
+
+
+def _in_processes(location: str, projection: Any, last: int, workers: int, show: bool) -> int:
+    """Each of ``workers`` processes folds and evaluates its share of the learners (by
+    their ids); this one swaps their rows into the view in one transaction."""
+    context = multiprocessing.get_context("spawn")
+    scanned = context.Array("q", workers)
+    today = projection.today()
+    rows: list[Any] = []
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_share, initargs=(scanned,)
+    ) as pool:
+        futures = [
+            pool.submit(_fold_shard, location, last, today, (k, workers)) for k in range(workers)
+        ]
+        with _bar(show) as update:
+            while not all(f.done() for f in futures):
+                update(min(int(n) for n in scanned[:]), last)
+                time.sleep(0.2)
+        for future in futures:
+            rows.extend(future.result())
+    projection.view.replace(last, rows)
+    return last
+
+
+_SCANNED: Any = None
+
+
+def _share(scanned: Any) -> None:
+    global _SCANNED
+    _SCANNED = scanned
+
+
+def _fold_shard(location: str, last: int, today: date, shard: tuple[int, int]) -> list[Any]:
+    from projections.status_projection import rows_until
+    from services.adapters.catalogue_files import load_catalogue
+    from services.adapters.store import open_store
+
+    def progress(done: int, total: int) -> None:
+        _SCANNED[shard[0]] = done
+
+    store = open_store(location, create=False, tables=False)
+    try:
+        return rows_until(store, load_catalogue(), last, today, shard, progress)
+    finally:
+        store.close()
+
+
+@contextmanager
+def _bar(show: bool) -> Iterator[Callable[[int, int], None]]:
+    if not show:
+        yield lambda done, total: None
+        return
+    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeRemainingColumn(), console=console(), transient=True) as bar:
+        task = bar.add_task("events", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _with_progress(projection: Any) -> int:
