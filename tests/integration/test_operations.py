@@ -180,6 +180,9 @@ async def test_metrics_count_real_traffic_and_read_back_with_the_official_parser
     assert samples["learner_records_batch_seconds_count"] == batches
     assert samples['learner_records_batch_seconds_bucket{le="+Inf"}'] == batches
     assert samples["learner_records_batch_seconds_sum"] > 0
+    # Every batch went through a store transaction, alone or with other partitions'.
+    assert samples["learner_records_store_commit_batches_total"] == batches
+    assert 1 <= samples["learner_records_store_commits_total"] <= batches
     # What the service holds, and what the probe found.
     assert samples["learner_records_partitions_owned"] == PARTITIONS
     assert samples['learner_records_role_held{role="relay"}'] == 1
