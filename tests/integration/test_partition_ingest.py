@@ -120,6 +120,34 @@ def evidence_order(records: LearnerRecords, uln: str) -> list[str]:
     return [e.fact.evidence.id for e in records.history(uln) if hasattr(e, "fact")]
 
 
+# The store refuses every write, as a full or read-only disk would.
+OUTAGE = (
+    "CREATE TRIGGER outage BEFORE INSERT ON stored_events "
+    "BEGIN SELECT RAISE(ABORT, 'disk I/O error (simulated)'); END"
+)
+
+
+def poison_second_event(
+    monkeypatch: pytest.MonkeyPatch, lines: list[bytes], ulns: list[str], poisoned: str
+) -> Callable[[Any], Any]:
+    """A bug in the learner code that bites ``poisoned``'s second event only; the real
+    function, to put back once the bug is fixed."""
+    poison_id = next(
+        orjson.loads(line)["id"]
+        for line in lines[len(ulns) :]
+        if orjson.loads(line)["subject"] == poisoned
+    )
+    real_fact_of: Callable[[Any], Any] = learner_module.fact_of
+
+    def buggy(event: Any) -> Any:
+        if event.id == poison_id:
+            raise RuntimeError("a bug in the learner code")
+        return real_fact_of(event)
+
+    monkeypatch.setattr(learner_module, "fact_of", buggy)
+    return real_fact_of
+
+
 class Running:
     """A PartitionWorker in a task, with its one writer thread, until stopped."""
 
@@ -211,11 +239,7 @@ async def test_a_store_outage_is_waited_out_in_place_and_nothing_overtakes(
     ulns = learners_of_partition(5, 4)
     lines = histories(catalogue, ulns)
     with sqlite3.connect(store_path) as db:
-        # The store refuses every write, as a full or read-only disk would.
-        db.execute(
-            "CREATE TRIGGER outage BEFORE INSERT ON stored_events "
-            "BEGIN SELECT RAISE(ABORT, 'disk I/O error (simulated)'); END"
-        )
+        db.execute(OUTAGE)
     last = await publish(js_streams, lines)
     running = start(5, batch=5)
     await running.until(lambda: running.worker.stats.store_failures >= 2)
@@ -245,21 +269,8 @@ async def test_a_message_at_fault_is_parked_with_its_learners_later_messages(
     ulns = learners_of_partition(1, 3)
     lines = histories(catalogue, ulns)
     poisoned = ulns[1]
-    # A bug that bites one learner's second event only.
-    poison_id = next(
-        orjson.loads(line)["id"]
-        for line in lines[len(ulns) :]
-        if orjson.loads(line)["subject"] == poisoned
-    )
-    real_fact_of = learner_module.fact_of
     expected = offline(tmp_path, catalogue, lines)
-
-    def buggy(event: Any) -> Any:
-        if event.id == poison_id:
-            raise RuntimeError("a bug in the learner code")
-        return real_fact_of(event)
-
-    monkeypatch.setattr(learner_module, "fact_of", buggy)
+    real_fact_of = poison_second_event(monkeypatch, lines, ulns, poisoned)
     last = await publish(js_streams, lines)
     running = start(1, batch=4)
     await running.until(lambda: running.worker.position >= last)
@@ -500,20 +511,8 @@ async def test_a_message_at_fault_in_a_group_parks_only_its_learner(
     ulns = grouped_learners(2)
     lines = histories(catalogue, ulns)
     poisoned = ulns[1]
-    poison_id = next(
-        orjson.loads(line)["id"]
-        for line in lines[len(ulns) :]
-        if orjson.loads(line)["subject"] == poisoned
-    )
-    real_fact_of = learner_module.fact_of
     expected = offline(tmp_path, catalogue, lines)
-
-    def buggy(event: Any) -> Any:
-        if event.id == poison_id:
-            raise RuntimeError("a bug in the learner code")
-        return real_fact_of(event)
-
-    monkeypatch.setattr(learner_module, "fact_of", buggy)
+    poison_second_event(monkeypatch, lines, ulns, poisoned)
     last = await publish_to_streams(js_streams, lines)
     running = replica(batch=3)
     await running.until(lambda: running.reached(last))
@@ -539,10 +538,7 @@ async def test_a_store_outage_under_a_group_commit_is_waited_out_by_every_partit
     ulns = grouped_learners(2)
     lines = histories(catalogue, ulns)
     with sqlite3.connect(store_path) as db:
-        db.execute(
-            "CREATE TRIGGER outage BEFORE INSERT ON stored_events "
-            "BEGIN SELECT RAISE(ABORT, 'disk I/O error (simulated)'); END"
-        )
+        db.execute(OUTAGE)
     last = await publish_to_streams(js_streams, lines)
     running = replica(batch=3)
     await running.until(lambda: all(w.stats.store_failures >= 2 for w in running.workers))
