@@ -1,10 +1,10 @@
 """Replicas of the service as processes on one PostgreSQL store, sharing the partitions.
 
-Two replicas on one nats-server (make test), and three on a 3-node NATS cluster with R3
-streams (make test-cluster). Mid-stream one replica is SIGKILLed; on the cluster one
-NATS node is stopped as well; then both come back. Afterwards every inbound event is
-stored exactly once and the store and RECORDS_OUT equal an offline replay of the same
-events, ids and contents.
+Two replicas on one nats-server, and three on a 3-node NATS cluster with R3 streams (both
+in make test; make test-cluster runs the cluster alone). Mid-stream one replica is
+SIGKILLed; on the cluster one NATS node is stopped as well; then both come back.
+Afterwards every inbound event is stored exactly once and the store and RECORDS_OUT
+equal an offline replay of the same events, ids and contents.
 """
 
 from __future__ import annotations
