@@ -162,24 +162,7 @@ class LearnerRecords:
     ) -> list[Outcome]:
         """Apply a batch of inbound messages and store the lot in one transaction."""
         inbound = [m if isinstance(m, Inbound) else Inbound(m) for m in messages]
-        with self._writing:
-            now = self.clock.now()
-            batch = _Batch(self, now, parking, faults or {})
-            try:
-                outcomes = batch.run(inbound)
-                append = batch.append(tracking)
-                self.store.append(append)
-            except BaseException:
-                self._forget(batch.ulns)
-                if parking is not None:
-                    parking.abandon()
-                raise
-            if parking is not None:
-                parking.commit()
-            self._keep(batch.learners)
-            if self._freeze:
-                gc.freeze()
-            return outcomes
+        return self.receive_batches([Part(inbound, tracking, parking, faults)])[0]
 
     def receive_batches(self, parts: Sequence[Part]) -> list[list[Outcome]]:
         """Several partitions' batches applied as ``receive_batch`` would apply each,
@@ -207,11 +190,10 @@ class LearnerRecords:
                         raise NotCombinableError("two batches touch one learner or log")
                     touched |= mine
                 appends = [b.append(p.tracking) for b, p in zip(batches, parts, strict=True)]
-                combined = Append(
-                    tracking=appends[0].tracking,
-                    also_tracking=[a.tracking for a in appends[1:] if a.tracking is not None],
-                )
-                for append in appends:
+                combined = appends[0]
+                for append in appends[1:]:
+                    if append.tracking is not None:
+                        combined.also_tracking.append(append.tracking)
                     combined.learners += append.learners
                     combined.unattributed += append.unattributed
                     combined.side += append.side

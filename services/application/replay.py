@@ -53,7 +53,8 @@ def replay_as_lived(
 ) -> Replayed:
     zone = records.zone
     end = start_of_day(as_of + timedelta(days=1), zone) - timedelta(microseconds=1)
-    claim_by = _claim_by_days(records)
+    # The scheduler reviews at the start of the day after each claim-by day.
+    reviews = [(day + timedelta(days=1), q) for day, q in _claim_by_days(records)]
     registered: dict[str, set[str]] = {}  # qualification -> learners registered on it
     result = Replayed()
     clock: datetime | None = None
@@ -77,10 +78,9 @@ def replay_as_lived(
         """The scheduler's reviews due from the clock's day up to ``day``."""
         start = clock.date() if clock is not None else None
         return [
-            (passed + timedelta(days=1), qualifications)
-            for passed, qualifications in claim_by
-            if (start is None or passed + timedelta(days=1) > start)
-            and passed + timedelta(days=1) <= day
+            (review_day, qualifications)
+            for review_day, qualifications in reviews
+            if (start is None or review_day > start) and review_day <= day
         ]
 
     def review_until(day: date) -> None:

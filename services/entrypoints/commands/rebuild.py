@@ -173,12 +173,6 @@ def _bar(show: bool) -> Iterator[Callable[[int, int], None]]:
 
 
 def _with_progress(projection: Any) -> int:
-    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeRemainingColumn(), console=console(), transient=True) as bar:
-        task = bar.add_task("events", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        position: int = projection.rebuild(progress)
+    with _bar(True) as update:
+        position: int = projection.rebuild(update)
     return position
